@@ -1,0 +1,50 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from .models import AuditEvent, Membership, User, Workspace
+
+
+@admin.register(User)
+class MediLyticaUserAdmin(UserAdmin):
+    list_display = ["username", "email", "is_active", "is_staff", "date_joined", "last_login"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_personal", "created_by", "created_at"]
+    list_filter = ["is_personal"]
+    search_fields = ["name", "description"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["workspace", "user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["workspace__name", "user__username"]
+    autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail is append-only: readable here, never editable or deletable."""
+
+    list_display = ["created_at", "username", "action", "object_type", "object_id", "outcome"]
+    list_filter = ["action", "outcome", "object_type"]
+    search_fields = ["username", "object_id", "action"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,27 @@
+"""The one place that decides who may read and write workspace-owned objects."""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+
+from .models import Role
+from .selectors import role_allows, workspace_role
+
+
+class WorkspaceRolePermission(permissions.BasePermission):
+    """Members read; editors and owners write.
+
+    Outsiders never reach this check for objects: the queryset is already
+    restricted to the caller's workspaces, so they get 404.
+    """
+
+    message = "Your role in this workspace does not allow this action."
+    write_role = Role.EDITOR
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        workspace_id = view.workspace_id_of(obj)
+        role = workspace_role(user=request.user, workspace_id=workspace_id)
+        if request.method in permissions.SAFE_METHODS:
+            return role is not None
+        needed = getattr(view, "write_roles", {}).get(view.action, self.write_role)
+        return role_allows(role, needed)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import services
+from .models import Role, Workspace
+from .selectors import workspaces_for_user
+from .serializers import (
+    MemberInputSerializer,
+    MembershipSerializer,
+    WorkspaceInputSerializer,
+    WorkspaceSerializer,
+    WorkspaceUpdateSerializer,
+)
+from .viewsets import WorkspaceScopedViewSet, parse_uuid
+
+
+def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    return exceptions.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    )
+
+
+class WorkspaceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    WorkspaceScopedViewSet,
+):
+    """Workspaces the caller belongs to. Owners rename, delete and manage members."""
+
+    queryset = Workspace.objects.prefetch_related("memberships__user")
+    serializer_class = WorkspaceSerializer
+    write_roles = {
+        "partial_update": Role.OWNER,
+        "destroy": Role.OWNER,
+        "members": Role.OWNER,
+        "member_remove": Role.OWNER,
+    }
+
+    def get_queryset(self):
+        return self.queryset.filter(pk__in=workspaces_for_user(user=self.request.user).values("pk"))
+
+    def workspace_id_of(self, obj):
+        return obj.pk
+
+    @extend_schema(request=WorkspaceInputSerializer, responses={201: WorkspaceSerializer})
+    def create(self, request):
+        data = WorkspaceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = services.workspace_create(user=request.user, **data.validated_data)
+        workspace = self.get_queryset().get(pk=workspace.pk)
+        return Response(self.get_serializer(workspace).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=WorkspaceUpdateSerializer, responses=WorkspaceSerializer)
+    def partial_update(self, request, pk=None):
+        workspace = self.get_object()
+        data = WorkspaceUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.workspace_update(workspace=workspace, user=request.user, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=workspace.pk)).data)
+
+    def destroy(self, request, pk=None):
+        services.workspace_delete(workspace=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=MemberInputSerializer, responses={201: MembershipSerializer})
+    @action(detail=True, methods=["post"])
+    def members(self, request, pk=None):
+        workspace = self.get_object()
+        data = MemberInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            membership = services.membership_set(
+                workspace=workspace, user=request.user, **data.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"members/(?P<user_id>[0-9a-fA-F-]{36})",
+        url_name="member-remove",
+    )
+    def member_remove(self, request, pk=None, user_id=None):
+        workspace = self.get_object()
+        member_id = parse_uuid(user_id, field="user_id")
+        try:
+            services.membership_remove(workspace=workspace, user=request.user, member_id=member_id)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,62 @@
+"""Base viewset that every workspace-owned REST resource builds on.
+
+Subclasses set `queryset` and `serializer_class`; this class makes sure the
+queryset only ever holds rows of the caller's workspaces (others get 404),
+that writes need the editor role (viewers get 403) and that `?workspace=<id>`
+filters lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from rest_framework import exceptions, viewsets
+
+from .models import Role, Workspace
+from .permissions import WorkspaceRolePermission
+from .selectors import personal_workspace, restrict_to_member, role_allows, workspace_role
+
+
+def parse_uuid(value, *, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise exceptions.ValidationError({field: [f"{value!r} is not a valid UUID."]}) from None
+
+
+class WorkspaceScopedViewSet(viewsets.GenericViewSet):
+    permission_classes = [WorkspaceRolePermission]
+    workspace_field = "workspace"
+    # Per-action role needed to write, e.g. {"destroy": Role.OWNER}; default editor.
+    write_roles: dict[str, str] = {}
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_queryset(self):
+        queryset = restrict_to_member(
+            super().get_queryset(), user=self.request.user, workspace_field=self.workspace_field
+        )
+        workspace = self.request.query_params.get("workspace")
+        if workspace:
+            workspace_id = parse_uuid(workspace, field="workspace")
+            queryset = queryset.filter(**{f"{self.workspace_field}_id": workspace_id})
+        return queryset
+
+    def workspace_id_of(self, obj):
+        return getattr(obj, f"{self.workspace_field}_id")
+
+    def workspace_for_write(self, workspace_id=None, *, needed: str = Role.EDITOR) -> Workspace:
+        """The workspace a new object goes into: the given one, or the caller's
+        personal workspace. 404 for non-members, 403 for too low a role."""
+        user = self.request.user
+        if workspace_id in (None, ""):
+            workspace = personal_workspace(user=user)
+            if workspace is None:
+                raise exceptions.ValidationError({"workspace": ["This field is required."]})
+            return workspace
+        workspace_id = parse_uuid(workspace_id, field="workspace")
+        role = workspace_role(user=user, workspace_id=workspace_id)
+        if role is None:
+            raise exceptions.NotFound("Workspace not found.")
+        if not role_allows(role, needed):
+            raise exceptions.PermissionDenied(WorkspaceRolePermission.message)
+        return Workspace.objects.get(pk=workspace_id)

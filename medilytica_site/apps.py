@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MedilyticaSiteConfig(AppConfig):
+    name = "medilytica_site"
+    verbose_name = "MediLytica site"

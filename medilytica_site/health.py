@@ -1,0 +1,98 @@
+"""`GET /api/health`: can this process reach the database, the channel layer and the workers?"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+def check_database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is "down"; the reason is logged
+        logger.warning("health: database check failed: %s", exc)
+        return "down"
+
+
+async def _layer_round_trip() -> str:
+    layer = get_channel_layer()
+    if layer is None:
+        return "not configured"
+    channel = await layer.new_channel("health.")
+    await layer.send(channel, {"type": "health.ping"})
+    message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+    return "ok" if message.get("type") == "health.ping" else "down"
+
+
+def check_channel_layer() -> str:
+    try:
+        return async_to_sync(_layer_round_trip)()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("health: channel layer check failed: %s", exc)
+        return "down"
+
+
+def check_workers() -> dict:
+    """Alive django-q2 clusters and their worker processes, as the broker reports them."""
+    from django_q.conf import Conf
+    from django_q.status import Stat
+
+    if Conf.SYNC:
+        return {"status": "sync", "clusters": 0, "workers": 0}
+    try:
+        clusters = [c for c in Stat.get_all() if c.status != "Stopped"]
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("health: worker check failed: %s", exc)
+        return {"status": "down", "clusters": 0, "workers": 0}
+    workers = sum(len(c.workers) for c in clusters)
+    return {"status": "ok" if clusters else "down", "clusters": len(clusters), "workers": workers}
+
+
+class WorkersSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    clusters = serializers.IntegerField()
+    workers = serializers.IntegerField()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.CharField()
+    channel_layer = serializers.CharField()
+    workers = WorkersSerializer()
+
+
+class HealthView(APIView):
+    """Liveness and readiness in one: 200 when everything answers, 503 otherwise."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request):
+        body = {
+            "database": check_database(),
+            "channel_layer": check_channel_layer(),
+            "workers": check_workers(),
+        }
+        healthy = (
+            body["database"] == "ok"
+            and body["channel_layer"] == "ok"
+            and body["workers"]["status"] in ("ok", "sync")
+        )
+        body["status"] = "ok" if healthy else "degraded"
+        return Response(body, status=200 if healthy else 503)

@@ -1,0 +1,36 @@
+"""Authentication state that must be shared by every web process."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class WebSocketTicket(models.Model):
+    """A single-use, short-lived credential for opening a WebSocket with a JWT.
+
+    Browsers cannot set headers on a WebSocket handshake, so a JWT client trades
+    its token for a ticket and passes it as `?ticket=`. Only the SHA-256 of the
+    ticket is stored.
+    """
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"ticket for {self.user_id} until {self.expires_at:%H:%M:%S}"
+
+
+class LoginLockout(models.Model):
+    """Consecutive failed logins per username; the row is locked while a login is
+    checked, so concurrent guesses are counted one after another."""
+
+    username = models.CharField(max_length=150, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.failures} failures"

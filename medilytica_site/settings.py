@@ -1,0 +1,313 @@
+"""MediLytica settings: one file, driven by the environment (DESIGN.md section 3).
+
+Every value can come from an environment variable, a `.env` file beside manage.py,
+or (for secrets) a file named by `<NAME>_FILE`. Production behaviour is switched by
+variables (DEBUG=false), never by a second copy of this file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+
+def _secret(name: str, default: str | None = None) -> str | None:
+    """Read a secret from NAME, or from the file that NAME_FILE points at."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+    return env.str(name, default=default)
+
+
+def _storage_path(name: str, default: str) -> Path:
+    path = Path(env.str(name, default=default))
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+DEBUG = env.bool("DEBUG", default=True)
+
+# --- secret key -----------------------------------------------------------------
+SECRET_KEY = _secret("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG=false.")
+    # Development: one random key per checkout, kept so sessions survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    SECRET_KEY = key_file.read_text().strip()
+if len(SECRET_KEY.encode()) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 bytes long.")
+
+# --- hosts and origins ------------------------------------------------------------
+# ALLOWED_HOSTS is also what the WebSocket origin check trusts, so "*" is refused.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+if "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must name the hosts; '*' would let any origin open a WebSocket."
+    )
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- applications -------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "channels",
+    "django_q",
+    "collaboration",
+    "datasets",
+    "mlmodels",
+    "training",
+    "medilytica_site",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "medilytica_site.urls"
+ASGI_APPLICATION = "medilytica_site.asgi.application"
+WSGI_APPLICATION = "medilytica_site.wsgi.application"
+AUTH_USER_MODEL = "collaboration.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+APPEND_SLASH = False  # every API path takes an optional trailing slash itself
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///./medilytica.db")}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] not in ("", ":memory:") and not Path(_db["NAME"]).is_absolute():
+        _db["NAME"] = str(BASE_DIR / _db["NAME"])
+    # A web process and several workers write at once: WAL lets readers go on while
+    # one writes, IMMEDIATE takes the write lock up front (no deadlocked upgrades),
+    # and the timeout makes a writer wait instead of failing with "database is locked".
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("SQLITE_TIMEOUT", default=30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    _db["CONN_HEALTH_CHECKS"] = True
+
+# --- Redis, channel layer, cache, task queue ----------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+MAX_TRAINING_TIME = env.int("MAX_TRAINING_TIME", default=3600)
+DEFAULT_BATCH_SIZE = env.int("DEFAULT_BATCH_SIZE", default=64)
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "medilytica", "capacity": 1000},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "medilytica",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+Q_CLUSTER = {
+    "name": "medilytica",
+    "workers": env.int("Q_WORKERS", default=2),
+    # django-q2 reads this once at import; tests and single-process runs set Q_SYNC.
+    "sync": env.bool("Q_SYNC", default=not REDIS_URL),
+    "timeout": MAX_TRAINING_TIME + 60,
+    "retry": MAX_TRAINING_TIME + 180,  # must exceed timeout or a live task is redelivered
+    "max_attempts": 2,
+    "recycle": 50,
+    "max_rss": env.int("Q_MAX_RSS_KB", default=4_000_000),
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 500,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- storage ------------------------------------------------------------------------
+MODEL_STORAGE_PATH = _storage_path("MODEL_STORAGE_PATH", "./storage/models")
+DATA_STORAGE_PATH = _storage_path("DATA_STORAGE_PATH", "./storage/data")
+RESULTS_STORAGE_PATH = _storage_path("RESULTS_STORAGE_PATH", "./storage/results")
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(RESULTS_STORAGE_PATH)},
+    },
+    "datasets": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_STORAGE_PATH)},
+    },
+    "models": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MODEL_STORAGE_PATH)},
+    },
+    "results": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(RESULTS_STORAGE_PATH)},
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request about a missing root
+WHITENOISE_USE_FINDERS = DEBUG
+
+MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=500 * 1024 * 1024)
+# Uploads stream to a temporary file past this size, so a big file is never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+
+# --- auth ---------------------------------------------------------------------------
+ALLOW_REGISTRATION = env.bool("ALLOW_REGISTRATION", default=True)
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+WS_TICKET_TTL_SECONDS = 60
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "medilytica_site.api.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("THROTTLE_USER", default="3000/minute"),
+        "anon": env.str("THROTTLE_ANON", default="300/minute"),
+        "login": env.str("THROTTLE_LOGIN", default="30/minute"),
+    },
+    "EXCEPTION_HANDLER": "medilytica_site.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MediLytica API",
+    "DESCRIPTION": "Collaborative machine-learning workbench for clinical and tabular data.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api",
+}
+
+# --- security (check --deploy clean when DEBUG=false) ---------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_REDIRECT_EXEMPT = [r"^api/health/?$"]  # load balancers probe over plain HTTP
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- misc -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
