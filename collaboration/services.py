@@ -176,3 +176,39 @@ def notify_workspace(*, type: str, workspace_id, object_id, data: dict | None = 
             )
 
     transaction.on_commit(send, robust=True)
+
+
+def demo_user_ensure(*, password: str | None = None, password_file=None) -> tuple:
+    """The demo account and its personal workspace, created on first use.
+
+    The password comes from `password` (DEMO_PASSWORD), else it is generated once
+    and kept in `password_file` (mode 0600) so every `make run` can print it.
+    There is never a fixed default password. Returns (user, workspace, password).
+    """
+    import os
+    import secrets
+
+    from django.contrib.auth import get_user_model
+
+    from .selectors import personal_workspace
+
+    if not password and password_file is not None:
+        if os.path.exists(password_file):
+            with open(password_file) as fh:
+                password = fh.read().strip()
+        else:
+            password = secrets.token_urlsafe(12)
+            os.makedirs(os.path.dirname(password_file), exist_ok=True)
+            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password)
+    if not password:
+        raise ValueError("A demo password is needed (DEMO_PASSWORD or a password file).")
+    User = get_user_model()
+    user = User.objects.filter(username="demo").first()
+    if user is None:
+        user = user_register(username="demo", password=password, email="demo@example.org")
+    elif not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user, personal_workspace(user=user), password
