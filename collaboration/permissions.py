@@ -18,6 +18,9 @@ class WorkspaceRolePermission(permissions.BasePermission):
     message = "Your role in this workspace does not allow this action."
     write_role = Role.EDITOR
 
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
     def has_object_permission(self, request, view, obj) -> bool:
         workspace_id = view.workspace_id_of(obj)
         role = workspace_role(user=request.user, workspace_id=workspace_id)

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
 from .views import WorkspaceViewSet
+from .viewsets import OptionalSlashRouter
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 
 urlpatterns = router.urls

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from rest_framework import exceptions, viewsets
+from rest_framework.routers import SimpleRouter
 
 from .models import Role, Workspace
 from .permissions import WorkspaceRolePermission
@@ -60,3 +61,11 @@ class WorkspaceScopedViewSet(viewsets.GenericViewSet):
         if not role_allows(role, needed):
             raise exceptions.PermissionDenied(WorkspaceRolePermission.message)
         return Workspace.objects.get(pk=workspace_id)
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """A router whose routes match with or without a trailing slash (DESIGN.md section 4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"

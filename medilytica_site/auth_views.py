@@ -64,8 +64,14 @@ def _authenticate(request, data) -> object:
 
 
 class LoginThrottleMixin:
+    """Credential endpoints: throttled per address, and a failed login is 401 (with a
+    WWW-Authenticate challenge) although the view itself takes no authentication."""
+
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
+
+    def get_authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
 
 
 class RegisterView(APIView):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -143,6 +144,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Tests use a file too: an in-memory database shares one lock across threads and
+    # would hide (or fake) exactly the concurrency behaviour the tests check.
+    # One file per test process, so two test runs on one machine never share it.
+    _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"medilytica-test-{os.getpid()}.db")}
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 

