@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from .models import AuditEvent, Membership, User, Workspace
+from .models import AuditEvent, ChatMessage, Membership, Room, User, Workspace
 
 
 @admin.register(User)
@@ -47,4 +47,27 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Room)
+class RoomAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "created_by", "created_at"]
+    search_fields = ["name", "workspace__name"]
+    readonly_fields = ["last_message_seq", "presence_version"]
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """Messages are shown as plain text; what was said is not edited here."""
+
+    list_display = ["created_at", "room", "seq", "user", "kind", "text"]
+    list_filter = ["kind"]
+    search_fields = ["text", "user__username", "room__name"]
+    list_select_related = ["room__workspace", "user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

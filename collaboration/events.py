@@ -1,12 +1,17 @@
-"""Workspace events sent on `/ws/notifications`, declared once (DESIGN.md section 5).
+"""What the collaboration sockets send, declared once (DESIGN.md section 5).
 
 Every notification is a `WorkspaceEvent`; `notify_workspace` in services sends one
 after the surrounding transaction commits, so no client hears of a row that
-does not exist.
+does not exist. Chat frames are the `Chat*` shapes below. `validate_event` checks
+a sent frame against its shape, for tests of every app.
+
+Group names come from ids only (Channels allows `[A-Za-z0-9._-]`, < 100 chars).
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from datetime import datetime
 from typing import Literal, TypedDict
 
@@ -33,6 +38,16 @@ def notifications_group(workspace_id) -> str:
     return f"notifications.{workspace_id}"
 
 
+def chat_group(room_id) -> str:
+    """Channel-layer group of a room's chat sockets."""
+    return f"chat.{room_id}"
+
+
+def code_group(room_id) -> str:
+    """Channel-layer group of a room's code-editing sockets."""
+    return f"code.{room_id}"
+
+
 def workspace_event(
     *, type: EventType, workspace_id, object_id, data: dict | None = None, time: datetime
 ) -> WorkspaceEvent:
@@ -45,3 +60,87 @@ def workspace_event(
         "time": time.isoformat(),
         "data": data or {},
     }
+
+
+# --- /ws/chat/{room_id} --------------------------------------------------------------
+
+ChatErrorCode = Literal["too_long", "empty", "invalid", "rate_limited", "bad_request"]
+
+
+class ChatUser(TypedDict):
+    id: str
+    username: str
+
+
+class ChatMessageEvent(TypedDict):
+    """A saved chat message; `seq` orders a room's messages without gaps."""
+
+    type: Literal["message"]
+    id: str
+    seq: int
+    room: str
+    user: ChatUser | None  # None for system messages
+    kind: Literal["user", "system"]
+    text: str  # plain text: clients must render it as text, never as HTML
+    data: dict
+    timestamp: str  # server time, ISO 8601 UTC
+
+
+class ChatHistoryEvent(TypedDict):
+    type: Literal["history"]
+    messages: list[ChatMessageEvent]  # the latest ones, oldest first
+
+
+class ChatPresenceEvent(TypedDict):
+    type: Literal["presence"]
+    users: list[ChatUser]  # by username
+
+
+class ChatTypingEvent(TypedDict):
+    type: Literal["typing"]
+    user: ChatUser
+
+
+class ChatErrorEvent(TypedDict):
+    type: Literal["error"]
+    code: ChatErrorCode
+    message: str
+
+
+def validate_event(schema: type, value, *, path: str = "event") -> None:
+    """Raise ValueError where `value` does not match the TypedDict (or type) `schema`:
+    a missing or extra key, a wrong type, a value outside a Literal."""
+    origin = typing.get_origin(schema)
+    if isinstance(schema, type) and typing.is_typeddict(schema):
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected an object, got {value!r}")
+        hints = typing.get_type_hints(schema)
+        if set(value) != set(hints):
+            raise ValueError(f"{path}: keys {sorted(value)} are not {sorted(hints)}")
+        for key, hint in hints.items():
+            validate_event(hint, value[key], path=f"{path}.{key}")
+    elif origin is Literal:
+        if value not in typing.get_args(schema):
+            raise ValueError(f"{path}: {value!r} is not one of {typing.get_args(schema)}")
+    elif origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(schema):
+            try:
+                return validate_event(option, value, path=path)
+            except ValueError as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors))
+    elif origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{path}: expected a list, got {value!r}")
+        (item,) = typing.get_args(schema)
+        for i, element in enumerate(value):
+            validate_event(item, element, path=f"{path}[{i}]")
+    elif schema is type(None):
+        if value is not None:
+            raise ValueError(f"{path}: expected null, got {value!r}")
+    elif schema is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{path}: expected an integer, got {value!r}")
+    elif not isinstance(value, origin or schema):
+        raise ValueError(f"{path}: expected {schema}, got {value!r}")

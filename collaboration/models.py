@@ -1,4 +1,5 @@
-"""Users, workspaces and who may do what in them, plus the audit trail.
+"""Users, workspaces and who may do what in them, the audit trail, and the rooms
+where a team chats and edits code together.
 
 Every other object in MediLytica belongs to a Workspace; membership roles decide
 what a user may see (any role) and change (owner / editor).
@@ -11,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -99,3 +101,114 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.outcome}"
+
+
+class Room(models.Model):
+    """A place to talk and edit code together; every workspace has a `general` one.
+
+    `last_message_seq` hands out a gap-free, per-room order to chat messages (the
+    row is locked while a message is saved), and `presence_version` lets clients
+    drop presence lists that arrive late from another server process.
+    """
+
+    GENERAL = "general"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=80)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    presence_version = models.PositiveBigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="unique_room_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} / {self.name}"
+
+
+class ChatMessage(models.Model):
+    """One chat line, saved before anyone hears of it. Plain text, never HTML."""
+
+    class Kind(models.TextChoices):
+        USER = "user", "User"
+        SYSTEM = "system", "System"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.USER)
+    text = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="unique_message_seq")]
+        indexes = [models.Index(fields=["user", "created_at"], name="chat_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.room} #{self.seq}"
+
+
+class RoomPresence(models.Model):
+    """One open chat socket. Kept in the database so every server process sees
+    every other's sockets; rows whose `seen_at` stops moving are stale."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="presence")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.room_id}"
+
+
+class CodeDocument(models.Model):
+    """The Yjs document of a room, as a snapshot plus the updates after it.
+
+    `snapshot` holds everything up to `snapshot_seq`; the CodeUpdate rows with a
+    higher seq complete it. Rows up to the previous snapshot are kept one round,
+    so a slow consumer can still catch up from the log.
+    """
+
+    room = models.OneToOneField(
+        Room, primary_key=True, on_delete=models.CASCADE, related_name="code_document"
+    )
+    snapshot = models.BinaryField(default=b"", blank=True)
+    snapshot_seq = models.PositiveBigIntegerField(default=0)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code of {self.room_id} at {self.last_seq}"
+
+
+class CodeUpdate(models.Model):
+    """One Yjs update as the server accepted it, in the order it was accepted."""
+
+    document = models.ForeignKey(CodeDocument, on_delete=models.CASCADE, related_name="updates")
+    seq = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["document", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "seq"], name="unique_code_update_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"update {self.seq} of {self.document_id}"

@@ -1,11 +1,31 @@
-"""Reads that decide access. Every app restricts its querysets through these."""
+"""Reads that decide access. Every app restricts its querysets through these.
+Also the reads of rooms, chat history, presence and code documents."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from .models import ROLE_RANK, Membership, Role, Workspace
+from . import yjs
+from .events import ChatMessageEvent, ChatUser
+from .limits import limit
+from .models import (
+    ROLE_RANK,
+    ChatMessage,
+    CodeDocument,
+    CodeUpdate,
+    Membership,
+    Role,
+    Room,
+    RoomPresence,
+    Workspace,
+)
 
 
 def workspaces_for_user(*, user) -> QuerySet[Workspace]:
@@ -50,3 +70,113 @@ def personal_workspace(*, user) -> Workspace | None:
     return Workspace.objects.filter(
         is_personal=True, created_by=user, memberships__user=user
     ).first()
+
+
+def workspace_ids_for_user(*, user) -> list[uuid.UUID]:
+    return list(workspaces_for_user(user=user).values_list("pk", flat=True))
+
+
+# --- rooms and chat ----------------------------------------------------------------------
+
+
+def room_workspace_id(*, room_id) -> uuid.UUID | None:
+    """The workspace of a room, or None for an unknown room or a malformed id."""
+    try:
+        room_id = uuid.UUID(str(room_id))
+    except ValueError:
+        return None
+    return Room.objects.filter(pk=room_id).values_list("workspace_id", flat=True).first()
+
+
+def chat_user(user) -> ChatUser | None:
+    return None if user is None else {"id": str(user.pk), "username": user.username}
+
+
+def chat_message_event(message: ChatMessage) -> ChatMessageEvent:
+    """A message as every client sees it, on the socket and from REST alike."""
+    return {
+        "type": "message",
+        "id": str(message.pk),
+        "seq": message.seq,
+        "room": str(message.room_id),
+        "user": chat_user(message.user),
+        "kind": message.kind,
+        "text": message.text,
+        "data": message.data,
+        "timestamp": message.created_at.isoformat(),
+    }
+
+
+def chat_message_relay(event: ChatMessageEvent) -> dict:
+    """The channel-layer message that carries a saved message to the room's sockets:
+    its seq, and its frame encoded once for all of them."""
+    return {"type": "chat.message", "seq": event["seq"], "frame": json.dumps(event)}
+
+
+def chat_messages_newest_first(*, room_id, before_seq: int | None = None) -> QuerySet[ChatMessage]:
+    messages = ChatMessage.objects.filter(room_id=room_id).select_related("user")
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    return messages.order_by("-seq")
+
+
+def chat_history_recent(*, room_id, limit: int) -> list[ChatMessageEvent]:
+    """The room's last `limit` messages, oldest first."""
+    newest = chat_messages_newest_first(room_id=room_id)[:limit]
+    return [chat_message_event(m) for m in reversed(newest)]
+
+
+def chat_messages_between(*, room_id, after_seq: int, before_seq: int) -> list[ChatMessageEvent]:
+    """Messages with after_seq < seq < before_seq, oldest first (a consumer fills a gap)."""
+    messages = ChatMessage.objects.filter(
+        room_id=room_id, seq__gt=after_seq, seq__lt=before_seq
+    ).select_related("user")
+    return [chat_message_event(m) for m in messages.order_by("seq")]
+
+
+def presence_users(*, room_id) -> list[ChatUser]:
+    """Users with an open chat socket in the room (on any server process), by name."""
+    cutoff = timezone.now() - timedelta(seconds=limit("PRESENCE_STALE_SECONDS"))
+    present = RoomPresence.objects.filter(room_id=room_id, seen_at__gte=cutoff).values("user_id")
+    users = get_user_model().objects.filter(pk__in=present).order_by("username")
+    return [chat_user(u) for u in users]
+
+
+# --- code documents ----------------------------------------------------------------------
+
+
+def code_document_updates(*, room_id) -> tuple[list[bytes], int]:
+    """Everything needed to rebuild a room's document: the snapshot, then the log
+    after it; and the seq of the last update included."""
+    document = CodeDocument.objects.filter(room_id=room_id).first()
+    if document is None:
+        return [], 0
+    log = CodeUpdate.objects.filter(
+        document_id=room_id, seq__gt=document.snapshot_seq, seq__lte=document.last_seq
+    ).order_by("seq")
+    log_data = [bytes(d) for d in log.values_list("data", flat=True)]
+    return [bytes(document.snapshot or b""), *log_data], document.last_seq
+
+
+def code_updates_between(
+    *, room_id, after_seq: int, before_seq: int
+) -> list[tuple[int, bytes]] | None:
+    """(seq, update) with after_seq < seq < before_seq in order, or None when some of
+    them are already folded into the snapshot (the caller then needs the whole state)."""
+    rows = list(
+        CodeUpdate.objects.filter(document_id=room_id, seq__gt=after_seq, seq__lt=before_seq)
+        .order_by("seq")
+        .values_list("seq", "data")
+    )
+    if len(rows) != before_seq - after_seq - 1:
+        return None
+    return [(seq, bytes(data)) for seq, data in rows]
+
+
+def code_document_text(*, room: Room) -> tuple[str, datetime | None]:
+    """The text of the room's shared `code` type, and when it last changed."""
+    updates, _ = code_document_updates(room_id=room.pk)
+    updated_at = (
+        CodeDocument.objects.filter(room_id=room.pk).values_list("updated_at", flat=True).first()
+    )
+    return yjs.doc_text(yjs.doc_from_updates(updates)), updated_at

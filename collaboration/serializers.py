@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import Membership, Role, Workspace
+from .models import Membership, Role, Room, Workspace
+from .selectors import chat_message_event
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -56,3 +57,42 @@ class UserWorkspaceSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     role = serializers.CharField()
+
+
+class RoomSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Room
+        fields = ["id", "workspace", "name", "created_at"]
+        read_only_fields = fields
+
+
+class RoomInputSerializer(serializers.Serializer):
+    workspace = serializers.UUIDField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=80)
+
+
+class ChatUserSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class ChatMessageSerializer(serializers.Serializer):
+    """A message exactly as the chat socket sends it (events.ChatMessageEvent)."""
+
+    type = serializers.CharField()
+    id = serializers.UUIDField()
+    seq = serializers.IntegerField()
+    room = serializers.UUIDField()
+    user = ChatUserSerializer(allow_null=True)
+    kind = serializers.ChoiceField(choices=["user", "system"])
+    text = serializers.CharField()
+    data = serializers.DictField()
+    timestamp = serializers.CharField()
+
+    def to_representation(self, instance):
+        return chat_message_event(instance)
+
+
+class CodeTextSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    updated_at = serializers.DateTimeField(allow_null=True)

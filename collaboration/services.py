@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
 
-from .models import AuditEvent, Membership, Role, Workspace
+from . import yjs
+from .events import ChatUser, chat_group
+from .limits import limit
+from .models import (
+    AuditEvent,
+    ChatMessage,
+    CodeDocument,
+    CodeUpdate,
+    Membership,
+    Role,
+    Room,
+    RoomPresence,
+    Workspace,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(request) -> str | None:
@@ -56,6 +78,7 @@ def workspace_create(
         name=name, description=description, is_personal=is_personal, created_by=user
     )
     Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    _room_insert(workspace=workspace, user=user, name=Room.GENERAL)
     audit_record(
         action="workspace.create",
         user=user,
@@ -156,8 +179,19 @@ def user_register(*, username: str, password: str, email: str = "", request=None
     return user
 
 
+# Workspace events that also appear as a system line in the workspace's general room.
+SYSTEM_MESSAGE_TEXTS = {
+    "run.completed": "Training run {name} completed.",
+    "model.registered": "Model {name} was registered.",
+}
+
+
 def notify_workspace(*, type: str, workspace_id, object_id, data: dict | None = None) -> None:
-    """Tell the workspace's members about an event once the current transaction commits."""
+    """Tell the workspace's members about an event once the current transaction commits.
+
+    Events in SYSTEM_MESSAGE_TEXTS are also posted as a system message in the
+    workspace's general room, in the caller's transaction. Call from sync code.
+    """
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
     from django.utils import timezone
@@ -176,6 +210,19 @@ def notify_workspace(*, type: str, workspace_id, object_id, data: dict | None = 
             )
 
     transaction.on_commit(send, robust=True)
+
+    template = SYSTEM_MESSAGE_TEXTS.get(type)
+    if template is not None:
+        name = str((data or {}).get("name") or object_id)
+        try:
+            with transaction.atomic():  # a savepoint: a failure here never undoes the caller's work
+                chat_post_system_message(
+                    workspace_id=workspace_id,
+                    text=template.format(name=name),
+                    data={"event": event},
+                )
+        except (DatabaseError, Workspace.DoesNotExist):
+            logger.exception("system message for %s in workspace %s not posted", type, workspace_id)
 
 
 def demo_user_ensure(*, password: str | None = None, password_file=None) -> tuple:
@@ -212,3 +259,263 @@ def demo_user_ensure(*, password: str | None = None, password_file=None) -> tupl
         user.set_password(password)
         user.save(update_fields=["password"])
     return user, personal_workspace(user=user), password
+
+
+# --- rooms ------------------------------------------------------------------------------
+
+
+def _room_insert(*, workspace: Workspace, user, name: str) -> Room:
+    room = Room.objects.create(workspace=workspace, name=name, created_by=user)
+    CodeDocument.objects.create(room=room)
+    return room
+
+
+@transaction.atomic
+def room_create(*, workspace: Workspace, user, name: str) -> Room:
+    """A new room in the workspace; names are unique per workspace, ignoring case."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A room needs a name."})
+    if Room.objects.filter(workspace=workspace, name__iexact=name).exists():
+        raise ValidationError({"name": f"This workspace already has a room named {name!r}."})
+    room = _room_insert(workspace=workspace, user=user, name=name)
+    audit_record(
+        action="room.create",
+        user=user,
+        object_type="room",
+        object_id=room.pk,
+        workspace_id=workspace.pk,
+        detail={"name": name},
+    )
+    return room
+
+
+def room_general_ensure(*, workspace_id) -> Room:
+    """The workspace's general room, created if it is missing."""
+    room = Room.objects.filter(workspace_id=workspace_id, name=Room.GENERAL).first()
+    if room is None:
+        with transaction.atomic():
+            workspace = Workspace.objects.get(pk=workspace_id)
+            room = _room_insert(workspace=workspace, user=None, name=Room.GENERAL)
+    return room
+
+
+# --- chat -------------------------------------------------------------------------------
+
+
+class ChatRejected(Exception):
+    """A message the server will not save; `code` is one of events.ChatErrorCode."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _chat_text_check(text) -> None:
+    if not isinstance(text, str):
+        raise ChatRejected("bad_request", "A message needs a text string.")
+    if not text.strip():
+        raise ChatRejected("empty", "The message is empty.")
+    if len(text) > limit("CHAT_MAX_LENGTH"):
+        raise ChatRejected(
+            "too_long",
+            f"A message may have at most {limit('CHAT_MAX_LENGTH')} characters "
+            f"(this one has {len(text)}).",
+        )
+    if "\x00" in text:
+        raise ChatRejected("invalid", "The message contains a NUL character.")
+
+
+@transaction.atomic
+def chat_message_create(
+    *,
+    room_id,
+    user,
+    text: str,
+    kind: str = ChatMessage.Kind.USER,
+    data: dict | None = None,
+) -> ChatMessage:
+    """Save a message as the room's next one (no broadcast; see chat_message_post).
+
+    User messages are checked for length and for the per-user rate, which is
+    counted in the database so that every server process sees the same count.
+    Raises ChatRejected.
+    """
+    now = timezone.now()
+    if kind == ChatMessage.Kind.USER:
+        _chat_text_check(text)
+    else:
+        text = str(text)[: limit("CHAT_MAX_LENGTH")]
+    # Taking the next seq locks the room row until commit: a room's messages are
+    # numbered without gaps, in commit order.
+    if not Room.objects.filter(pk=room_id).update(last_message_seq=F("last_message_seq") + 1):
+        raise ChatRejected("bad_request", "This room no longer exists.")
+    if kind == ChatMessage.Kind.USER:
+        window = timedelta(seconds=limit("CHAT_RATE_WINDOW"))
+        recent = list(
+            ChatMessage.objects.filter(user=user, created_at__gt=now - window)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[: limit("CHAT_RATE_LIMIT")]
+        )
+        if len(recent) >= limit("CHAT_RATE_LIMIT"):
+            wait = (recent[-1] + window - now).total_seconds()
+            raise ChatRejected(
+                "rate_limited",
+                f"At most {limit('CHAT_RATE_LIMIT')} messages in {limit('CHAT_RATE_WINDOW')} s; "
+                f"try again in {max(wait, 0.1):.1f} s.",
+            )
+    seq = Room.objects.filter(pk=room_id).values_list("last_message_seq", flat=True).get()
+    return ChatMessage.objects.create(
+        room_id=room_id,
+        seq=seq,
+        user=user if user is not None and user.is_authenticated else None,
+        kind=kind,
+        text=text,
+        # Round-trip through JSON so what is stored is exactly what is broadcast.
+        data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
+        created_at=now,
+    )
+
+
+def _group_send(group: str, message: dict) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def chat_message_post(
+    *,
+    room_id,
+    user,
+    text: str,
+    kind: str = ChatMessage.Kind.USER,
+    data: dict | None = None,
+) -> ChatMessage:
+    """Save a message and broadcast it to the room once the transaction commits.
+    For sync callers; the chat consumer saves and then sends itself."""
+    from .selectors import chat_message_event, chat_message_relay
+
+    message = chat_message_create(room_id=room_id, user=user, text=text, kind=kind, data=data)
+    relay = chat_message_relay(chat_message_event(message))
+    transaction.on_commit(partial(_group_send, chat_group(room_id), relay), robust=True)
+    return message
+
+
+def chat_post_system_message(*, workspace_id, text: str, data: dict | None = None) -> ChatMessage:
+    """Post a system line (no author) into the workspace's general room, saved and then
+    broadcast like any message. Other apps call this, or notify_workspace does for them."""
+    room = room_general_ensure(workspace_id=workspace_id)
+    return chat_message_post(
+        room_id=room.pk, user=None, text=text, kind=ChatMessage.Kind.SYSTEM, data=data
+    )
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+def _presence_state(room_id) -> tuple[int, list[ChatUser]]:
+    from .selectors import presence_users
+
+    version = Room.objects.filter(pk=room_id).values_list("presence_version", flat=True).get()
+    return version, presence_users(room_id=room_id)
+
+
+def _presence_change(room_id) -> None:
+    """Bump the room's presence version (and lock its row) and drop stale sockets."""
+    Room.objects.filter(pk=room_id).update(presence_version=F("presence_version") + 1)
+    cutoff = timezone.now() - timedelta(seconds=limit("PRESENCE_STALE_SECONDS"))
+    RoomPresence.objects.filter(room_id=room_id, seen_at__lt=cutoff).delete()
+
+
+@transaction.atomic
+def presence_join(*, room_id, user, channel_name: str) -> tuple[int, list[ChatUser]]:
+    """Record an open chat socket; returns the room's (presence version, users)."""
+    _presence_change(room_id)
+    RoomPresence.objects.update_or_create(
+        channel_name=channel_name,
+        defaults={"room_id": room_id, "user": user, "seen_at": timezone.now()},
+    )
+    return _presence_state(room_id)
+
+
+@transaction.atomic
+def presence_leave(*, room_id, channel_name: str) -> tuple[int, list[ChatUser]]:
+    _presence_change(room_id)
+    RoomPresence.objects.filter(channel_name=channel_name).delete()
+    return _presence_state(room_id)
+
+
+def presence_touch(*, room_id, user, channel_name: str) -> tuple[int, list[ChatUser]] | None:
+    """Heartbeat of an open socket. Returns the new presence when it changed (a stale
+    socket was dropped, or this one had been taken for stale), else None."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=limit("PRESENCE_STALE_SECONDS"))
+    mine = RoomPresence.objects.filter(channel_name=channel_name).update(seen_at=now)
+    if mine and not RoomPresence.objects.filter(room_id=room_id, seen_at__lt=cutoff).exists():
+        return None
+    return presence_join(room_id=room_id, user=user, channel_name=channel_name)
+
+
+# --- code documents ---------------------------------------------------------------------
+
+
+def code_update_append(*, room_id, user, data: bytes) -> int:
+    """Store one Yjs update of the room's document; returns its seq."""
+    return code_updates_append(updates=[(room_id, user, data)])[0]
+
+
+@transaction.atomic
+def code_updates_append(*, updates: list[tuple[Any, Any, bytes]]) -> list[int]:
+    """Store (room id, user, update) triples in one transaction; returns their seqs.
+
+    A room's updates keep their order. Seqs are handed out under the document row's
+    lock, so they have no gaps. Every CODE_COMPACT_EVERY updates a room's log is
+    folded into its snapshot.
+    """
+    now = timezone.now()
+    by_room: dict[Any, list[int]] = {}
+    for index, (room_id, _, _) in enumerate(updates):
+        by_room.setdefault(room_id, []).append(index)
+    seqs = [0] * len(updates)
+    for room_id, indexes in by_room.items():
+        bump = {"last_seq": F("last_seq") + len(indexes), "updated_at": now}
+        if not CodeDocument.objects.filter(room_id=room_id).update(**bump):
+            CodeDocument.objects.get_or_create(room_id=room_id)
+            CodeDocument.objects.filter(room_id=room_id).update(**bump)
+        document = CodeDocument.objects.get(room_id=room_id)
+        first = document.last_seq - len(indexes) + 1
+        rows = []
+        for offset, index in enumerate(indexes):
+            _, user, data = updates[index]
+            seqs[index] = first + offset
+            rows.append(
+                CodeUpdate(
+                    document=document,
+                    seq=first + offset,
+                    data=data,
+                    user=user if user is not None and user.is_authenticated else None,
+                    created_at=now,
+                )
+            )
+        CodeUpdate.objects.bulk_create(rows)
+        if document.last_seq - document.snapshot_seq >= limit("CODE_COMPACT_EVERY"):
+            _code_document_compact(document)
+    return seqs
+
+
+def _code_document_compact(document: CodeDocument) -> None:
+    log = CodeUpdate.objects.filter(
+        document=document, seq__gt=document.snapshot_seq, seq__lte=document.last_seq
+    ).order_by("seq")
+    snapshot = yjs.updates_compact(
+        [bytes(document.snapshot or b""), *(bytes(d) for d in log.values_list("data", flat=True))]
+    )
+    # The previous round of updates goes; this round stays for consumers catching up.
+    CodeUpdate.objects.filter(document=document, seq__lte=document.snapshot_seq).delete()
+    CodeDocument.objects.filter(pk=document.pk).update(
+        snapshot=snapshot, snapshot_seq=document.last_seq
+    )

