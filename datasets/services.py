@@ -1,0 +1,520 @@
+"""All writes of the datasets app, and the audited reads (preview, download, training use).
+
+Views, management commands, the admin and the training worker call these; none of them
+touches Dataset rows or the "datasets" storage directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+
+from collaboration.models import AuditEvent, Workspace
+from collaboration.services import audit_record, notify_workspace
+
+from . import columnar, parsing, profiling
+from .models import Dataset
+from .parsing import DatasetRejected, ParseLimits
+
+__all__ = [
+    "INGEST_STAGES",
+    "PREVIEW_MAX_LIMIT",
+    "DatasetRejected",
+    "dataset_delete",
+    "dataset_download_filename",
+    "dataset_ingest",
+    "dataset_load_dataframe",
+    "dataset_load_table",
+    "dataset_open_original",
+    "dataset_preview",
+    "dataset_reprofile",
+    "dataset_update",
+]
+
+logger = logging.getLogger(__name__)
+
+STORAGE_ALIAS = "datasets"
+PREVIEW_MAX_LIMIT = 500
+CHUNK = 1024 * 1024
+# What `progress` is told, in order ("done" last).
+INGEST_STAGES = ("reading", "profiling", "storing", "saving", "done")
+
+Progress = Callable[[str], None]
+
+
+def dataset_storage() -> Storage:
+    return storages[STORAGE_ALIAS]
+
+
+def ingest_limits() -> ParseLimits:
+    """Parsing limits; each can be set in settings (DATASET_MAX_COLUMNS, ...)."""
+    defaults = ParseLimits()
+    return ParseLimits(
+        max_columns=getattr(settings, "DATASET_MAX_COLUMNS", defaults.max_columns),
+        max_decompressed_bytes=getattr(
+            settings, "DATASET_MAX_DECOMPRESSED_SIZE", 2 * settings.MAX_UPLOAD_SIZE
+        ),
+        max_parquet_footer_bytes=getattr(
+            settings, "DATASET_PARQUET_MAX_FOOTER_SIZE", defaults.max_parquet_footer_bytes
+        ),
+        thrift_string_size_limit=getattr(
+            settings, "DATASET_PARQUET_THRIFT_STRING_LIMIT", defaults.thrift_string_size_limit
+        ),
+        thrift_container_size_limit=getattr(
+            settings,
+            "DATASET_PARQUET_THRIFT_CONTAINER_LIMIT",
+            defaults.thrift_container_size_limit,
+        ),
+    )
+
+
+def upload_too_large(max_bytes: int) -> DatasetRejected:
+    return DatasetRejected(
+        f"The file is larger than the upload limit of {_size(max_bytes)}.",
+        code="too_large",
+        status=413,
+    )
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+
+def dataset_ingest(
+    *,
+    user,
+    workspace: Workspace,
+    source: str | os.PathLike | IO[bytes] | File,
+    filename: str | None = None,
+    name: str | None = None,
+    description: str = "",
+    request=None,
+    progress: Progress | None = None,
+) -> Dataset:
+    """Validate, parse, profile and store one uploaded file as a Dataset.
+
+    `source` is a path, an UploadedFile or a binary file object; `filename` (default:
+    its name) decides the format and is kept for display only. The original bytes and a
+    Parquet copy go to the "datasets" storage under server-generated keys. Bad input
+    raises DatasetRejected and leaves no row and no file. Notifies the workspace
+    (`dataset.uploaded`) once the row is committed.
+    """
+    step = progress or (lambda stage: None)
+    filename = display_filename(filename or getattr(source, "name", None) or str(source))
+    storage = dataset_storage()
+    dataset_id = uuid.uuid4()
+    stored: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(
+            prefix="medilytica-ingest-", dir=settings.FILE_UPLOAD_TEMP_DIR
+        ) as workdir:
+            step("reading")
+            local_path, upload, owned = _local_file(source, workdir)
+            size = os.path.getsize(local_path)
+            if size > settings.MAX_UPLOAD_SIZE:
+                raise upload_too_large(settings.MAX_UPLOAD_SIZE)
+            cancel = threading.Event()
+            with ThreadPoolExecutor(2, thread_name_prefix="ingest") as pool:
+                digest = pool.submit(file_sha256, local_path, cancel)
+                try:
+                    parsed = parsing.parse_file(
+                        local_path, filename=filename, workdir=workdir, limits=ingest_limits()
+                    )
+                    step("profiling")
+                    parquet_path = os.path.join(workdir, "data.parquet")
+                    # Encoding the Parquet copy and profiling both read the table; run
+                    # them side by side (Arrow releases the GIL in both).
+                    writing = pool.submit(columnar.write_parquet, parsed.table, parquet_path)
+                    profile = profiling.profile_table(parsed.table)
+                    writing.result()
+                    sha256 = digest.result()
+                except BaseException:
+                    cancel.set()
+                    raise
+            del parsed.table
+            step("storing")
+            extension = parsed.format + (".gz" if parsed.compression else "")
+            folder = f"{workspace.pk}/{dataset_id}"
+            original_key = f"{folder}/original.{extension}"
+            parquet_key = f"{folder}/data.parquet"
+            parquet_size = os.path.getsize(parquet_path)
+            stored.append(original_key)
+            original_key = _store(storage, original_key, local_path, upload, owned_path=owned)
+            stored.append(parquet_key)
+            parquet_key = _store(storage, parquet_key, parquet_path, owned_path=True)
+        step("saving")
+        with transaction.atomic():
+            dataset = Dataset.objects.create(
+                id=dataset_id,
+                workspace=workspace,
+                name=(name or "").strip()[:200] or default_name(filename),
+                description=description or "",
+                original_filename=filename,
+                format=parsed.format,
+                compression=parsed.compression,
+                encoding=parsed.encoding,
+                delimiter=parsed.delimiter,
+                original_key=original_key,
+                parquet_key=parquet_key,
+                sha256=sha256,
+                size_bytes=size,
+                parquet_size_bytes=parquet_size,
+                rows=profile["rows"],
+                n_columns=profile["n_columns"],
+                profile=profile,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+            )
+            audit_record(
+                action="dataset.upload",
+                user=user,
+                object_type="dataset",
+                object_id=dataset.pk,
+                workspace_id=workspace.pk,
+                request=request,
+                detail={"sha256": sha256, "size_bytes": size, "rows": dataset.rows},
+            )
+            notify_workspace(
+                type="dataset.uploaded",
+                workspace_id=workspace.pk,
+                object_id=dataset.pk,
+                data={"name": dataset.name},
+            )
+    except DatasetRejected as exc:
+        _remove_files(stored)
+        audit_record(
+            action="dataset.upload",
+            user=user,
+            object_type="dataset",
+            workspace_id=workspace.pk,
+            request=request,
+            outcome=AuditEvent.Outcome.FAILED,
+            detail={"code": exc.code, "reason": exc.message, "filename": filename},
+        )
+        raise
+    except BaseException:
+        _remove_files(stored)
+        raise
+    step("done")
+    return dataset
+
+
+class _CopiedFile(File):
+    """A caller's file, copied into storage in big chunks (Django's default is 64 KiB)."""
+
+    DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+
+
+class _ScratchFile(File):
+    """A finished file of ours on local disk: FileSystemStorage moves it into place
+    instead of copying it (the same path Django takes for a TemporaryUploadedFile)."""
+
+    def temporary_file_path(self) -> str:
+        return self.file.name
+
+
+def _local_file(source, workdir: str) -> tuple[str, Any, bool]:
+    """(local path with the source's bytes, the upload to hand to storage as is or None,
+    whether the path is our own scratch file that storage may move)."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source), None, False
+    temporary = getattr(source, "temporary_file_path", None)
+    if callable(temporary):
+        return temporary(), source, False
+    target = os.path.join(workdir, "upload")
+    limit = settings.MAX_UPLOAD_SIZE
+    written = 0
+    if hasattr(source, "seek"):
+        source.seek(0)
+    chunks = (
+        source.chunks(CHUNK) if hasattr(source, "chunks") else iter(lambda: source.read(CHUNK), b"")
+    )
+    with open(target, "wb") as out:
+        for chunk in chunks:
+            written += len(chunk)
+            if written > limit:
+                raise upload_too_large(limit)
+            out.write(chunk)
+    return target, None, True
+
+
+def _store(storage: Storage, key: str, path: str, upload=None, *, owned_path: bool = False) -> str:
+    if upload is not None:
+        name = storage.save(key, upload)
+    elif owned_path:
+        with open(path, "rb") as fh:
+            name = storage.save(key, _ScratchFile(fh))
+    else:
+        with open(path, "rb") as fh:
+            name = storage.save(key, _CopiedFile(fh))
+    if name != key:  # a fresh UUID folder cannot collide; never trust a renamed file silently
+        storage.delete(name)
+        raise RuntimeError(f"storage renamed {key!r} to {name!r}")
+    return name
+
+
+def file_sha256(path: str, cancel: threading.Event | None = None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            if cancel is not None and cancel.is_set():
+                return ""
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def display_filename(filename: str) -> str:
+    base = re.split(r"[\\/]", filename.strip())[-1]
+    return "".join(ch for ch in base if ch.isprintable())[:255]
+
+
+def default_name(filename: str) -> str:
+    stem = re.sub(r"(\.gz)$", "", filename, flags=re.IGNORECASE)
+    stem = os.path.splitext(stem)[0].strip() or "dataset"
+    return stem[:200]
+
+
+# --- audited reads -------------------------------------------------------------------------
+
+
+def dataset_preview(
+    *, dataset: Dataset, offset: int = 0, limit: int = 50, user=None, request=None
+) -> dict[str, Any]:
+    """One page of rows from the Parquet copy: {columns, rows, total_rows, offset, limit}.
+
+    Reads only the row groups covering the page; values are JSON-safe."""
+    if offset < 0 or not 1 <= limit <= PREVIEW_MAX_LIMIT:
+        raise ValueError(f"offset must be >= 0 and limit within 1..{PREVIEW_MAX_LIMIT}")
+    with _parquet_source(dataset) as source:
+        page = columnar.read_page(
+            source, offset=offset, limit=limit, metadata=_parquet_metadata(dataset)
+        )
+    audit_record(
+        action="dataset.preview",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+        request=request,
+        detail={"offset": offset, "limit": limit},
+    )
+    return page
+
+
+def dataset_load_table(
+    *,
+    dataset: Dataset,
+    user=None,
+    purpose: str = "training",
+    columns: list[str] | None = None,
+    request=None,
+) -> pa.Table:
+    """The dataset as an Arrow table (from the Parquet copy), audited as `dataset.load`."""
+    if columns is not None:
+        unknown = [c for c in columns if c not in dataset.column_names]
+        if unknown:
+            raise ValueError(f"Unknown column(s): {', '.join(map(repr, unknown))}")
+    with _parquet_source(dataset) as source:
+        table = pq.read_table(source, columns=columns)
+    audit_record(
+        action="dataset.load",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+        request=request,
+        detail={"purpose": purpose, "columns": columns, "rows": table.num_rows},
+    )
+    return table
+
+
+def dataset_load_dataframe(
+    *,
+    dataset: Dataset,
+    user=None,
+    purpose: str = "training",
+    columns: list[str] | None = None,
+    request=None,
+) -> pd.DataFrame:
+    """The dataset as a pandas DataFrame, for training and prediction. Audited.
+
+    Missing values are NaN / None / NaT; text columns use pandas' string dtype;
+    integer columns with missing values become float64."""
+    table = dataset_load_table(
+        dataset=dataset, user=user, purpose=purpose, columns=columns, request=request
+    )
+    return table.to_pandas()
+
+
+def dataset_open_original(*, dataset: Dataset, user=None, request=None) -> File:
+    """The uploaded bytes as they came (caller closes), audited as `dataset.download`."""
+    handle = dataset_storage().open(dataset.original_key, "rb")
+    audit_record(
+        action="dataset.download",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+        request=request,
+        detail={"sha256": dataset.sha256},
+    )
+    return handle
+
+
+def dataset_download_filename(dataset: Dataset) -> str:
+    """A safe attachment name: the dataset name in [A-Za-z0-9._-], plus the original's
+    extension (never the uploader's file name verbatim)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset.name).strip("._-")[:100] or "dataset"
+    extension = dataset.original_key.rsplit("/", 1)[-1].split(".", 1)[-1]
+    return f"{stem}.{extension}"
+
+
+@contextmanager
+def _parquet_source(dataset: Dataset) -> Iterator[str | IO[bytes]]:
+    storage = dataset_storage()
+    try:
+        # A local path lets Arrow read natively; remote storages give a file object.
+        yield storage.path(dataset.parquet_key)
+    except NotImplementedError:
+        with storage.open(dataset.parquet_key, "rb") as handle:
+            yield handle
+
+
+_metadata_cache: dict[tuple[str, int], pq.FileMetaData] = {}
+_metadata_lock = threading.Lock()
+METADATA_CACHE_SIZE = 256
+
+
+def _parquet_metadata(dataset: Dataset) -> pq.FileMetaData:
+    """The Parquet footer, parsed once per process: the copy never changes after ingest."""
+    cache_key = (dataset.parquet_key, dataset.parquet_size_bytes)
+    with _metadata_lock:
+        cached = _metadata_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    with _parquet_source(dataset) as source:
+        metadata = pq.read_metadata(source)
+    with _metadata_lock:
+        if len(_metadata_cache) >= METADATA_CACHE_SIZE:
+            _metadata_cache.pop(next(iter(_metadata_cache)))
+        _metadata_cache[cache_key] = metadata
+    return metadata
+
+
+# --- other writes --------------------------------------------------------------------------
+
+
+def dataset_update(
+    *, dataset: Dataset, user, name: str | None = None, description: str | None = None
+) -> Dataset:
+    if name is not None:
+        dataset.name = name.strip()[:200] or dataset.name
+    if description is not None:
+        dataset.description = description
+    dataset.save(update_fields=["name", "description", "updated_at"])
+    audit_record(
+        action="dataset.update",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+    )
+    return dataset
+
+
+def dataset_reprofile(*, dataset: Dataset, user=None, request=None) -> Dataset:
+    """Recompute the stored profile from the Parquet copy (after the profiler changed)."""
+    with _parquet_source(dataset) as source:
+        table = pq.read_table(source)
+    profile = profiling.profile_table(table)
+    dataset.profile = profile
+    dataset.rows = profile["rows"]
+    dataset.n_columns = profile["n_columns"]
+    dataset.save(update_fields=["profile", "rows", "n_columns", "updated_at"])
+    audit_record(
+        action="dataset.reprofile",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+        request=request,
+    )
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset, user, request=None) -> None:
+    """Delete the row, then (once that commits) its original and Parquet files."""
+    keys = [dataset.original_key, dataset.parquet_key]
+    with transaction.atomic():
+        audit_record(
+            action="dataset.delete",
+            user=user,
+            object_type="dataset",
+            object_id=dataset.pk,
+            workspace_id=dataset.workspace_id,
+            request=request,
+            detail={"name": dataset.name, "sha256": dataset.sha256},
+        )
+        dataset._files_scheduled = True  # the post_delete hook need not do it again
+        dataset.delete()
+        transaction.on_commit(lambda: _remove_files(keys), robust=True)
+
+
+def files_remove_on_cascade(sender, instance: Dataset, **kwargs) -> None:
+    """post_delete hook: rows deleted by a cascade (a workspace removed, an admin bulk
+    delete) never pass through dataset_delete, and their files must not outlive them."""
+    if getattr(instance, "_files_scheduled", False):
+        return
+    keys = [instance.original_key, instance.parquet_key]
+    transaction.on_commit(lambda: _remove_files(keys), robust=True)
+
+
+def _remove_files(keys: list[str]) -> None:
+    storage = dataset_storage()
+    for key in keys:
+        if not key:
+            continue
+        try:
+            storage.delete(key)
+        except OSError:
+            logger.exception("could not delete dataset file %s", key)
+        _prune_folders(storage, key)
+
+
+def _prune_folders(storage: Storage, key: str) -> None:
+    """Remove the now empty <workspace>/<dataset> folders of a local storage."""
+    try:
+        root = Path(storage.path("")).resolve()
+        folder = Path(storage.path(key)).resolve().parent
+    except NotImplementedError:
+        return
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or already gone
+            return
+        folder = folder.parent
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"  # pragma: no cover

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from collaboration.viewsets import WorkspaceScopedViewSet
+
+from . import services
+from .models import Dataset
+from .parsing import DatasetRejected
+from .serializers import (
+    DatasetSerializer,
+    DatasetSummarySerializer,
+    DatasetUploadSerializer,
+    PreviewQuerySerializer,
+    PreviewSerializer,
+)
+from .uploads import TooManyFiles, UploadLimitHandler, UploadTooLarge, too_large_message
+
+# Room for the multipart boundaries and the small form fields around the file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def rejected_error(exc: DatasetRejected) -> exceptions.APIException:
+    error = exceptions.APIException(detail=exc.message, code=exc.code)
+    error.status_code = exc.status
+    return error
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace.")
+        ]
+    )
+)
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
+    """Datasets of the caller's workspaces: list, detail with profile, preview,
+    download of the original bytes, delete (editors)."""
+
+    queryset = Dataset.objects.select_related("created_by")
+    serializer_class = DatasetSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset.defer("profile") if self.action == "list" else queryset
+
+    def get_serializer_class(self):
+        return DatasetSummarySerializer if self.action == "list" else DatasetSerializer
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk=None):
+        services.dataset_delete(dataset=self.get_object(), user=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        dataset = self.get_object()
+        handle = services.dataset_open_original(dataset=dataset, user=request.user, request=request)
+        return FileResponse(
+            handle, as_attachment=True, filename=services.dataset_download_filename(dataset)
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, description="First row, from 0."),
+            OpenApiParameter(
+                "limit", int, description=f"Rows, 1..{services.PREVIEW_MAX_LIMIT} (default 50)."
+            ),
+        ],
+        responses=PreviewSerializer,
+    )
+    @action(detail=False, methods=["get"], url_path=r"preview/(?P<pk>[0-9a-fA-F-]{36})")
+    def preview(self, request, pk=None):
+        dataset = self.get_object()
+        query = PreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        offset, limit = query.validated_data["offset"], query.validated_data["limit"]
+        if offset > dataset.rows:
+            raise exceptions.ValidationError(
+                {
+                    "offset": [
+                        f"offset {offset} is past the end; the dataset has {dataset.rows} rows."
+                    ]
+                }
+            )
+        page = services.dataset_preview(
+            dataset=dataset, offset=offset, limit=limit, user=request.user, request=request
+        )
+        return Response(page)
+
+
+class DatasetUploadView(WorkspaceScopedViewSet):
+    """POST /api/data/upload: one CSV, TSV or Parquet file (optionally .gz) -> 201 dataset."""
+
+    queryset = Dataset.objects.all()
+    serializer_class = DatasetUploadSerializer
+    parser_classes = [MultiPartParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body (the session CSRF check may): cap bytes and files
+        # while they stream, and always spool to a temporary file, never to memory.
+        request.upload_handlers = [
+            UploadLimitHandler(request, max_bytes=settings.MAX_UPLOAD_SIZE),
+            TemporaryFileUploadHandler(request),
+        ]
+        return super().initialize_request(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.MAX_UPLOAD_SIZE + MULTIPART_OVERHEAD:
+            raise UploadTooLarge(too_large_message(settings.MAX_UPLOAD_SIZE))
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": DatasetUploadSerializer},
+        responses={
+            201: DatasetSerializer,
+            400: OpenApiResponse(description="Unparseable or refused file ({detail, code})."),
+            413: OpenApiResponse(description="Larger than MAX_UPLOAD_SIZE."),
+        },
+    )
+    def create(self, request):
+        try:
+            form = DatasetUploadSerializer(data=request.data)
+        except TooManyFilesSent:
+            raise TooManyFiles() from None
+        form.is_valid(raise_exception=True)
+        fields = form.validated_data
+        workspace = self.workspace_for_write(fields.get("workspace"))
+        try:
+            dataset = services.dataset_ingest(
+                user=request.user,
+                workspace=workspace,
+                source=fields["file"],
+                filename=fields["file"].name,
+                name=fields.get("name"),
+                description=fields.get("description", ""),
+                request=request,
+            )
+        except DatasetRejected as exc:
+            raise rejected_error(exc) from None
+        body = DatasetSerializer(dataset, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
