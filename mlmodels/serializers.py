@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import ModelArtifact, Task
+from .services import MAX_PREDICT_ROWS
+
+
+class ModelArtifactSerializer(serializers.ModelSerializer):
+    aliases = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    dataset = serializers.UUIDField(source="dataset_id", read_only=True, allow_null=True)
+    workspace = serializers.UUIDField(source="workspace_id", read_only=True)
+
+    class Meta:
+        model = ModelArtifact
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "version",
+            "aliases",
+            "framework",
+            "task",
+            "source",
+            "target",
+            "feature_schema",
+            "class_labels",
+            "metrics",
+            "subgroup_metrics",
+            "hyperparameters",
+            "threshold",
+            "positive_class",
+            "architecture",
+            "lineage",
+            "dataset",
+            "dataset_sha256",
+            "source_run_id",
+            "file_format",
+            "file_sha256",
+            "size_bytes",
+            "intended_use",
+            "limitations",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_aliases(self, artifact: ModelArtifact) -> list[str]:
+        return sorted(alias.alias for alias in artifact.aliases.all())
+
+    def get_created_by(self, artifact: ModelArtifact) -> str | None:
+        return artifact.created_by.get_username() if artifact.created_by else None
+
+
+class ModelUpdateSerializer(serializers.Serializer):
+    intended_use = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    limitations = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class JSONTextField(serializers.Field):
+    """A JSON value sent as text in a multipart form (or as JSON in a JSON body)."""
+
+    default_error_messages = {"invalid": "Must be valid JSON."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            if len(data) > 1_000_000:
+                self.fail("invalid")
+            try:
+                return json.loads(data)
+            except json.JSONDecodeError:
+                self.fail("invalid")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ModelUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    name = serializers.CharField(max_length=200)
+    workspace = serializers.UUIDField(required=False, allow_null=True)
+    task = serializers.ChoiceField(choices=Task.choices, required=False)
+    target = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    feature_schema = JSONTextField(required=False, allow_null=True)
+    architecture = JSONTextField(required=False, allow_null=True)
+    class_labels = JSONTextField(required=False, allow_null=True)
+
+    def validate_architecture(self, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object (the network spec).")
+        return value
+
+    def validate_class_labels(self, value: Any) -> Any:
+        if value is not None and not isinstance(value, list):
+            raise serializers.ValidationError("Must be a JSON list.")
+        return value
+
+
+class RowsField(serializers.ListField):
+    """A list of 1 to MAX_PREDICT_ROWS row objects. The rows' values are checked against
+    the model's feature schema by the service, column by column: a DRF field per row
+    or per value would cost more than the prediction itself."""
+
+    def to_internal_value(self, data: Any) -> list:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if not data:
+            self.fail("min_length", min_length=1)
+        if len(data) > MAX_PREDICT_ROWS:
+            self.fail("max_length", max_length=MAX_PREDICT_ROWS)
+        return data
+
+
+class PredictInputSerializer(serializers.Serializer):
+    rows = RowsField(min_length=1, max_length=MAX_PREDICT_ROWS)
+
+
+class PredictOutputSerializer(serializers.Serializer):
+    predictions = serializers.ListField(child=serializers.JSONField())
+    probabilities = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()), required=False
+    )
+    classes = serializers.ListField(child=serializers.JSONField(), required=False)
+    threshold = serializers.FloatField(
+        required=False,
+        help_text="Set when the registered decision threshold chose the predictions.",
+    )
+
+
+class AliasInputSerializer(serializers.Serializer):
+    alias = serializers.CharField(max_length=40)
+
+
+class AliasOutputSerializer(serializers.Serializer):
+    alias = serializers.CharField()
+    model = serializers.UUIDField(source="artifact_id")
+    version = serializers.IntegerField(source="artifact.version")
+    updated_at = serializers.DateTimeField()
+
+
+class ModelGraphNodeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.CharField()
+    color = serializers.CharField()
+
+
+# "from" is a Python keyword, so this serializer is declared with type().
+ModelGraphEdgeSerializer = type(
+    "ModelModelGraphEdgeSerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.CharField(),
+        "to": serializers.CharField(),
+        "weight": serializers.FloatField(allow_null=True),
+    },
+)
+
+
+class ModelGraphSerializer(serializers.Serializer):
+    nodes = ModelGraphNodeSerializer(many=True)
+    edges = ModelGraphEdgeSerializer(many=True)

@@ -1,0 +1,745 @@
+"""All writes of the model registry, plus loading and predicting.
+
+Training runs call `model_register`; the REST views call the rest. Files are written
+to the "models" storage under server-generated keys; the row is created in a
+transaction that allocates the next version of the name under a lock, and the file
+is removed again when that fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import PurePath
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from collaboration.models import Workspace
+from collaboration.services import audit_record, notify_workspace
+
+from .features import (
+    SchemaError,
+    schema_check_estimator,
+    schema_from_estimator,
+    schema_normalise,
+)
+from .loading import (
+    BUNDLE,
+    SKOPS,
+    LoadedModel,
+    bundle_pipeline,
+    classes_of,
+    model_from_bytes,
+)
+from .models import FileFormat, Framework, ModelAlias, ModelArtifact, Source, Task, normalise_name
+from .serialization import (
+    ACCEPTED_SUFFIXES,
+    ModelFileError,
+    bundle_dumps,
+    bundle_loads,
+    pickle_load_restricted,
+    skops_dumps,
+    skops_loads,
+    spec_fits_weights,
+    state_dict_check,
+    torch_state_dict_loads,
+)
+
+logger = logging.getLogger(__name__)
+
+MODEL_STORAGE = "models"
+MAX_PREDICT_ROWS = 10_000
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_VERSION_ATTEMPTS = 3
+# Extra keys of model_register that have a column or a lineage slot of their own.
+_EXTRA_FIELDS = ("subgroup_metrics", "intended_use", "limitations")
+_LINEAGE_KEYS = ("seed", "target_balance", "model_type", "training_rows", "feature_plan")
+
+
+def _storage():
+    return storages[MODEL_STORAGE]
+
+
+def library_versions(*, framework: str) -> dict[str, str]:
+    names = ["scikit-learn", "numpy", "pandas", "skops"]
+    if framework == Framework.PYTORCH:
+        names += ["torch", "safetensors"]
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _json_params(estimator: Any) -> dict[str, Any]:
+    """The final estimator's own parameters that are plain JSON values."""
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    try:
+        params = final.get_params(deep=False)
+    except AttributeError:
+        return {}
+    plain = (str, int, float, bool, type(None))
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in params.items()
+        if isinstance(value, plain)
+        or (isinstance(value, tuple) and all(isinstance(v, plain) for v in value))
+    }
+
+
+# --- registration --------------------------------------------------------------------
+
+
+def model_serialise(*, pipeline: Any, framework: str) -> tuple[bytes, str, dict | None]:
+    """(file bytes, file format, architecture spec) for a fitted engine pipeline."""
+    if framework == Framework.SKLEARN:
+        return skops_dumps(pipeline), FileFormat.SKOPS, None
+    if framework != Framework.PYTORCH:
+        raise ValidationError({"framework": f"unknown framework {framework!r}"})
+    steps = getattr(pipeline, "steps", None)
+    estimator = steps[-1][1] if steps else pipeline
+    preprocess = None
+    if steps and len(steps) > 1:
+        preprocess = steps[0][1] if len(steps) == 2 else pipeline[:-1]
+    spec = dict(estimator.spec)
+    data = bundle_dumps(
+        manifest={"task": spec.get("task"), "classes": classes_of(estimator)},
+        architecture=spec,
+        state_dict=estimator.module.state_dict(),
+        preprocess=preprocess,
+    )
+    return data, FileFormat.BUNDLE, spec
+
+
+def model_register(
+    *,
+    workspace: Workspace,
+    user: Any,
+    name: str,
+    pipeline: Any,
+    framework: str,
+    task: str,
+    feature_schema: Any,
+    target: str,
+    class_labels: Sequence[Any] | None,
+    metrics: dict,
+    hyperparameters: dict,
+    dataset: Any = None,
+    source_run_id: uuid.UUID | str | None = None,
+    threshold: float | None = None,
+    extra: dict | None = None,
+) -> ModelArtifact:
+    """Store a fitted engine pipeline as the next version of `name` in `workspace`.
+
+    `pipeline` is `TrainResult.pipeline` (scikit-learn, or preprocessing + the engine's
+    torch MLP wrapper for framework "pytorch"). An empty `feature_schema` is read from
+    the pipeline; `class_labels` None from its `classes_`. `threshold` (binary
+    classifiers) is applied by predict to `positive_class`, taken from
+    `extra["positive_class"]` or `extra["threshold"]["positive_class"]`, else
+    class_labels[1]. `extra` may also carry `seed`, `subgroup_metrics`,
+    `target_balance`, `intended_use`, `limitations`, `model_type`, `training_rows`,
+    `feature_plan`, `feature_importance` ({features, scores}, weights the graph);
+    other keys are kept in `ModelArtifact.extra`. Raises ValidationError for a bad
+    name, task or schema. Sends "model.registered" after the transaction commits.
+    """
+    data, file_format, architecture = model_serialise(pipeline=pipeline, framework=framework)
+    extra = dict(extra or {})
+    lineage = {
+        "source": Source.TRAINING,
+        "source_run_id": str(source_run_id) if source_run_id else None,
+        "estimator": _estimator_name(pipeline),
+        "libraries": library_versions(framework=framework),
+    }
+    for key in _LINEAGE_KEYS:
+        if key in extra:
+            lineage[key] = extra.pop(key)
+    positive_class = extra.pop("positive_class", None)
+    if positive_class is None and isinstance(extra.get("threshold"), dict):
+        positive_class = extra["threshold"].get("positive_class")
+    fields = {key: extra.pop(key) for key in _EXTRA_FIELDS if key in extra}
+    fields = {key: value for key, value in fields.items() if value is not None}
+    schema = _schema_or_error(feature_schema) or schema_from_estimator(pipeline)
+    if schema is None:
+        raise ValidationError({"feature_schema": "Required: the pipeline has no column names."})
+    return _artifact_create(
+        workspace=workspace,
+        user=user,
+        name=name,
+        data=data,
+        file_format=file_format,
+        framework=framework,
+        task=task,
+        source=Source.TRAINING,
+        target=target,
+        feature_schema=schema,
+        class_labels=list(class_labels or classes_of(_final(pipeline)) or []),
+        metrics=metrics or {},
+        hyperparameters=hyperparameters or {},
+        threshold=threshold,
+        positive_class=positive_class,
+        architecture=architecture,
+        lineage=lineage,
+        extra=extra,
+        dataset=dataset,
+        dataset_sha256=getattr(dataset, "sha256", "") or "",
+        source_run_id=source_run_id,
+        **fields,
+    )
+
+
+def _estimator_name(pipeline: Any) -> str:
+    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    return f"{type(final).__module__}.{type(final).__qualname__}"
+
+
+def _artifact_create(
+    *, workspace: Workspace, user: Any, name: str, data: bytes, request: Any = None, **fields: Any
+) -> ModelArtifact:
+    name = " ".join(str(name or "").split())
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "A model name of 1 to 200 characters is required."})
+    if fields["task"] not in Task.values:
+        raise ValidationError({"task": f"must be one of {', '.join(Task.values)}"})
+    artifact_id = uuid.uuid4()
+    suffix = ".skops" if fields["file_format"] == FileFormat.SKOPS else ".mlbundle"
+    storage = _storage()
+    file_key = storage.save(f"{workspace.pk}/{artifact_id}{suffix}", ContentFile(data))
+    try:
+        artifact = _artifact_insert(
+            artifact_id=artifact_id,
+            workspace=workspace,
+            user=user,
+            name=name,
+            file_key=file_key,
+            file_sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            fields=fields,
+            request=request,
+        )
+    except BaseException:
+        storage.delete(file_key)
+        raise
+    return artifact
+
+
+def _artifact_insert(
+    *, artifact_id, workspace, user, name, file_key, file_sha256, size_bytes, fields, request
+) -> ModelArtifact:
+    name_key = normalise_name(name)
+    for attempt in range(_VERSION_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                # The workspace row is the lock that serialises version allocation
+                # (SQLite's IMMEDIATE transactions serialise writers on their own).
+                lock = Workspace.objects.select_for_update().filter(pk=workspace.pk).order_by()
+                list(lock.values("pk"))
+                latest = ModelArtifact.objects.filter(
+                    workspace=workspace, name_key=name_key
+                ).aggregate(latest=Max("version"))["latest"]
+                artifact = ModelArtifact.objects.create(
+                    id=artifact_id,
+                    workspace=workspace,
+                    name=name,
+                    name_key=name_key,
+                    version=(latest or 0) + 1,
+                    file_key=file_key,
+                    file_sha256=file_sha256,
+                    size_bytes=size_bytes,
+                    created_by=user if getattr(user, "is_authenticated", False) else None,
+                    **fields,
+                )
+                audit_record(
+                    action="model.register",
+                    user=user,
+                    object_type="model",
+                    object_id=artifact.pk,
+                    workspace_id=workspace.pk,
+                    request=request,
+                    detail={
+                        "name": name,
+                        "version": artifact.version,
+                        "source": artifact.source,
+                        "sha256": file_sha256,
+                    },
+                )
+                notify_workspace(
+                    type="model.registered",
+                    workspace_id=workspace.pk,
+                    object_id=artifact.pk,
+                    data={
+                        "name": name,
+                        "version": artifact.version,
+                        "framework": artifact.framework,
+                        "task": artifact.task,
+                    },
+                )
+                return artifact
+        except IntegrityError:
+            if attempt == _VERSION_ATTEMPTS - 1:
+                raise
+            logger.info("model version collision on %r, retrying", name)
+    raise AssertionError("unreachable")
+
+
+# --- upload --------------------------------------------------------------------------
+
+
+def model_upload(
+    *,
+    workspace: Workspace,
+    user: Any,
+    name: str,
+    file: File,
+    task: str | None = None,
+    target: str = "",
+    feature_schema: Any = None,
+    architecture: dict | None = None,
+    class_labels: list | None = None,
+    request: Any = None,
+) -> ModelArtifact:
+    """Register an uploaded model file, refusing anything that cannot be read without
+    running code (see mlmodels.serialization). The stored file is always .skops or
+    .mlbundle: those are kept as uploaded once they load; pickles and state dicts
+    are re-written from what was read. A refusal is audited as denied."""
+    filename = PurePath(str(getattr(file, "name", "") or "model")).name[:200]
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in ACCEPTED_SUFFIXES:
+        raise ValidationError(
+            {
+                "file": f"Unsupported file type {suffix or '(none)'}; accepted: "
+                f"{', '.join(ACCEPTED_SUFFIXES)}."
+            }
+        )
+    if file.size is not None and file.size > settings.MAX_UPLOAD_SIZE:
+        raise ValidationError(
+            {"file": f"The file is larger than {settings.MAX_UPLOAD_SIZE} bytes."}
+        )
+    raw = b"".join(file.chunks())
+    try:
+        if suffix in (".pt", ".pth"):
+            prepared = _prepare_state_dict(raw, architecture, feature_schema, task, class_labels)
+        elif suffix in (".mlbundle", ".zip"):
+            prepared = _prepare_bundle(raw, feature_schema, task, class_labels)
+        else:
+            prepared = _prepare_sklearn(raw, suffix, feature_schema, task)
+    except ModelFileError as exc:
+        audit_record(
+            action="model.upload",
+            user=user,
+            object_type="model",
+            workspace_id=workspace.pk,
+            request=request,
+            outcome="denied",
+            detail={"filename": filename, "reason": str(exc)[:500]},
+        )
+        raise
+    estimator = prepared.pop("estimator")
+    lineage = {
+        "source": Source.UPLOAD,
+        "original_filename": filename,
+        "original_sha256": hashlib.sha256(raw).hexdigest(),
+        "estimator": _estimator_name(estimator),
+        "libraries": library_versions(framework=prepared["framework"]),
+    }
+    return _artifact_create(
+        workspace=workspace,
+        user=user,
+        name=name,
+        source=Source.UPLOAD,
+        target=target or "",
+        metrics={},
+        hyperparameters=_json_params(estimator),
+        lineage=lineage,
+        request=request,
+        **prepared,
+    )
+
+
+def _schema_or_error(feature_schema: Any) -> list[dict] | None:
+    if feature_schema in (None, "", [], {}):
+        return None
+    try:
+        return schema_normalise(feature_schema)
+    except SchemaError as exc:
+        raise ValidationError({"feature_schema": str(exc)}) from None
+
+
+def _task_of(estimator: Any, given: str | None) -> str:
+    from sklearn.base import is_classifier, is_regressor
+
+    found = (
+        Task.CLASSIFICATION
+        if is_classifier(estimator)
+        else Task.REGRESSION
+        if is_regressor(estimator)
+        else None
+    )
+    if given and found and given != found:
+        raise ValidationError({"task": f"The model is a {found} model, not {given}."})
+    task = given or found
+    if task not in Task.values:
+        raise ValidationError({"task": "Cannot tell the task of this model; send task."})
+    return task
+
+
+def _prepare_sklearn(raw: bytes, suffix: str, feature_schema: Any, task: str | None) -> dict:
+    from sklearn.base import BaseEstimator
+
+    if suffix == ".skops":
+        estimator = skops_loads(raw)
+        data = raw
+    else:
+        estimator = pickle_load_restricted(raw)
+        if not isinstance(estimator, BaseEstimator):
+            raise ModelFileError("The pickle does not hold a scikit-learn estimator or pipeline.")
+        data = skops_dumps(estimator)
+    if not isinstance(estimator, BaseEstimator) or not hasattr(estimator, "predict"):
+        raise ModelFileError("The file does not hold a scikit-learn estimator or pipeline.")
+    schema = _schema_or_error(feature_schema) or schema_from_estimator(estimator)
+    if schema is None:
+        raise ValidationError(
+            {"feature_schema": "Required: the model was fitted without column names."}
+        )
+    try:
+        schema_check_estimator(schema, estimator)
+    except SchemaError as exc:
+        raise ValidationError({"feature_schema": str(exc)}) from None
+    return {
+        "estimator": estimator,
+        "data": data,
+        "file_format": FileFormat.SKOPS,
+        "framework": Framework.SKLEARN,
+        "task": _task_of(estimator, task),
+        "feature_schema": schema,
+        "class_labels": classes_of(estimator) or [],
+        "architecture": None,
+    }
+
+
+def _prepare_bundle(raw: bytes, feature_schema: Any, task: str | None, classes: Any) -> dict:
+    bundle = bundle_loads(raw)
+    pipeline = bundle_pipeline(bundle)
+    architecture = bundle.architecture
+    schema = _schema_or_error(feature_schema) or schema_from_estimator(pipeline)
+    if schema is None:
+        raise ValidationError({"feature_schema": "Required for a bundle without preprocessing."})
+    return {
+        "estimator": pipeline,
+        "data": raw,
+        "file_format": FileFormat.BUNDLE,
+        "framework": Framework.PYTORCH,
+        "task": _task_of(pipeline, task),
+        "feature_schema": _numeric_only(schema) if pipeline is _final(pipeline) else schema,
+        "class_labels": classes_of(_final(pipeline)) or [],
+        "architecture": architecture,
+    }
+
+
+def _final(pipeline: Any) -> Any:
+    return pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+
+
+def _numeric_only(schema: list[dict]) -> list[dict]:
+    """A bare network reads floats: no text, no nulls."""
+    bad = [
+        entry["name"] for entry in schema if entry["type"] not in ("number", "integer", "boolean")
+    ]
+    if bad:
+        names = ", ".join(bad)
+        raise ValidationError(
+            {"feature_schema": f"A network without preprocessing reads numbers only: {names}."}
+        )
+    return [{**entry, "nullable": False} for entry in schema]
+
+
+def _prepare_state_dict(
+    raw: bytes, architecture: Any, feature_schema: Any, task: str | None, classes: Any
+) -> dict:
+    from training.ml.config import ConfigError
+    from training.ml.nn import build_mlp, mlp_from_state, validate_spec
+
+    state = torch_state_dict_loads(raw)
+    if not isinstance(architecture, dict):
+        raise ValidationError(
+            {"architecture": "Required for a .pt/.pth state dict: the JSON spec of the network."}
+        )
+    try:
+        validate_spec(architecture)
+    except ConfigError as exc:
+        raise ValidationError({"architecture": str(exc)}) from None
+    spec_fits_weights(architecture, state)
+    state_dict_check(build_mlp(architecture), state)
+    if task and task != architecture["task"]:
+        raise ValidationError({"task": f"The architecture is a {architecture['task']} network."})
+    output_size = architecture["output_size"]
+    if architecture["task"] == Task.CLASSIFICATION:
+        classes = list(classes) if classes else list(range(output_size))
+        if len(classes) != output_size:
+            raise ValidationError(
+                {"class_labels": f"The network has {output_size} outputs, not {len(classes)}."}
+            )
+    else:
+        classes = None
+    schema = _schema_or_error(feature_schema)
+    if schema is None:
+        raise ValidationError({"feature_schema": "Required for a .pt/.pth state dict."})
+    if len(schema) != architecture["input_size"]:
+        raise ValidationError(
+            {
+                "feature_schema": f"The network reads {architecture['input_size']} columns, "
+                f"the schema lists {len(schema)}."
+            }
+        )
+    estimator = mlp_from_state(architecture, state, classes)
+    data = bundle_dumps(
+        manifest={"task": architecture["task"], "classes": classes},
+        architecture=dict(architecture),
+        state_dict=state,
+    )
+    return {
+        "estimator": estimator,
+        "data": data,
+        "file_format": FileFormat.BUNDLE,
+        "framework": Framework.PYTORCH,
+        "task": architecture["task"],
+        "feature_schema": _numeric_only(schema),
+        "class_labels": classes or [],
+        "architecture": dict(architecture),
+    }
+
+
+# --- reading, loading and predicting -------------------------------------------------
+
+
+class ModelCache:
+    """Loaded models by (artifact id, file sha256), least recently used dropped first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, key: tuple[str, str], load: Callable[[], LoadedModel]) -> LoadedModel:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        model = load()  # outside the lock: a slow load must not block cached predictions
+        with self._lock:
+            self.loads += 1
+            self._items[key] = model
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return model
+
+    def evict(self, artifact_id: Any) -> None:
+        with self._lock:
+            for key in [key for key in self._items if key[0] == str(artifact_id)]:
+                del self._items[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+model_cache = ModelCache(getattr(settings, "MODEL_CACHE_SIZE", 8))
+
+
+def model_file_read(*, artifact: ModelArtifact) -> bytes:
+    """The stored file, refused if it no longer matches the recorded sha256."""
+    with _storage().open(artifact.file_key, "rb") as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != artifact.file_sha256:
+        raise ModelFileError("The stored model file does not match its recorded sha256.")
+    return data
+
+
+def model_load(*, artifact: ModelArtifact) -> LoadedModel:
+    """The artifact as a predictor (`predict` / `predict_proba` on a raw DataFrame),
+    loaded once per process and then served from the cache."""
+
+    def load() -> LoadedModel:
+        return model_from_bytes(
+            model_file_read(artifact=artifact),
+            file_format=SKOPS if artifact.file_format == FileFormat.SKOPS else BUNDLE,
+            task=artifact.task,
+            feature_schema=artifact.feature_schema,
+            classes=artifact.class_labels or None,
+            threshold=artifact.threshold,
+            positive_class=artifact.positive_class,
+            torch_threads=getattr(settings, "MODEL_PREDICT_TORCH_THREADS", 1),
+        )
+
+    return model_cache.get((str(artifact.pk), artifact.file_sha256), load)
+
+
+def model_predict(*, artifact: ModelArtifact, rows: Sequence[Any], user: Any) -> dict[str, Any]:
+    """{predictions, probabilities?, classes?} for JSON rows; RowsError names missing or
+    wrongly typed columns."""
+    if not isinstance(rows, list | tuple) or not rows:
+        raise ValidationError({"rows": "A non-empty list of row objects is required."})
+    if len(rows) > MAX_PREDICT_ROWS:
+        raise ValidationError({"rows": f"At most {MAX_PREDICT_ROWS} rows per request."})
+    return model_load(artifact=artifact).predict_rows(rows)
+
+
+def model_download(*, artifact: ModelArtifact, user: Any, request: Any = None) -> File:
+    """The stored file, opened for streaming; the download is audited."""
+    handle = _storage().open(artifact.file_key, "rb")
+    audit_record(
+        action="model.download",
+        user=user,
+        object_type="model",
+        object_id=artifact.pk,
+        workspace_id=artifact.workspace_id,
+        request=request,
+        detail={"name": artifact.name, "version": artifact.version, "sha256": artifact.file_sha256},
+    )
+    return handle
+
+
+# --- edits ----------------------------------------------------------------------------
+
+
+def model_update(
+    *,
+    artifact: ModelArtifact,
+    user: Any,
+    intended_use: str | None = None,
+    limitations: str | None = None,
+    request: Any = None,
+) -> ModelArtifact:
+    changed = {}
+    if intended_use is not None:
+        changed["intended_use"] = intended_use
+    if limitations is not None:
+        changed["limitations"] = limitations
+    with transaction.atomic():
+        for key, value in changed.items():
+            setattr(artifact, key, value)
+        artifact.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="model.update",
+            user=user,
+            object_type="model",
+            object_id=artifact.pk,
+            workspace_id=artifact.workspace_id,
+            request=request,
+            detail={"fields": sorted(changed)},
+        )
+    return artifact
+
+
+def model_delete(*, artifact: ModelArtifact, user: Any, request: Any = None) -> None:
+    """Delete the row (its aliases go with it) and, once that commits, the file."""
+    file_key, artifact_id = artifact.file_key, artifact.pk
+    with transaction.atomic():
+        audit_record(
+            action="model.delete",
+            user=user,
+            object_type="model",
+            object_id=artifact_id,
+            workspace_id=artifact.workspace_id,
+            request=request,
+            detail={"name": artifact.name, "version": artifact.version},
+        )
+        artifact.delete()
+        transaction.on_commit(lambda: _storage().delete(file_key))
+    model_cache.evict(artifact_id)
+
+
+def alias_normalise(alias: str) -> str:
+    text = str(alias or "").strip().casefold()
+    if not ALIAS_PATTERN.match(text):
+        raise ValidationError(
+            {"alias": "An alias is 1-40 characters: a letter, then letters, digits, - or _."}
+        )
+    return text
+
+
+def model_alias_set(
+    *, artifact: ModelArtifact, alias: str, user: Any, request: Any = None
+) -> ModelAlias:
+    """Point `alias` of the artifact's model name at this version (moving it if it
+    pointed at another); audited with the old and the new version."""
+    alias = alias_normalise(alias)
+    with transaction.atomic():
+        current = (
+            ModelAlias.objects.select_for_update()
+            .select_related("artifact")
+            .filter(workspace_id=artifact.workspace_id, name_key=artifact.name_key, alias=alias)
+            .first()
+        )
+        old_version = current.artifact.version if current else None
+        if current is None:
+            current = ModelAlias.objects.create(
+                workspace_id=artifact.workspace_id,
+                name_key=artifact.name_key,
+                alias=alias,
+                artifact=artifact,
+                updated_by=user,
+            )
+        else:
+            current.artifact = artifact
+            current.updated_by = user
+            current.save(update_fields=["artifact", "updated_by", "updated_at"])
+        audit_record(
+            action="model.alias.set",
+            user=user,
+            object_type="model",
+            object_id=artifact.pk,
+            workspace_id=artifact.workspace_id,
+            request=request,
+            detail={
+                "name": artifact.name,
+                "alias": alias,
+                "old_version": old_version,
+                "new_version": artifact.version,
+            },
+        )
+    return current
+
+
+def model_alias_unset(
+    *, artifact: ModelArtifact, alias: str, user: Any, request: Any = None
+) -> None:
+    """Remove `alias` from this version; ModelAlias.DoesNotExist when it points elsewhere."""
+    alias = alias_normalise(alias)
+    with transaction.atomic():
+        current = (
+            ModelAlias.objects.select_for_update().filter(artifact=artifact, alias=alias).first()
+        )
+        if current is None:
+            raise ModelAlias.DoesNotExist(f"This version has no alias {alias!r}.")
+        current.delete()
+        audit_record(
+            action="model.alias.unset",
+            user=user,
+            object_type="model",
+            object_id=artifact.pk,
+            workspace_id=artifact.workspace_id,
+            request=request,
+            detail={
+                "name": artifact.name,
+                "alias": alias,
+                "old_version": artifact.version,
+                "new_version": None,
+            },
+        )
