@@ -144,6 +144,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Reopening SQLite per request checkpoints the WAL on every close (~20 ms a chat
+    # message instead of ~2 ms); keep connections a while. PostgreSQL keeps Django's 0,
+    # as thread-pooled ASGI code would otherwise hold many server connections.
+    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     # Tests use a file too: an in-memory database shares one lock across threads and
     # would hide (or fake) exactly the concurrency behaviour the tests check.
     # One file per test process, so two test runs on one machine never share it.
@@ -155,12 +159,20 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="")
 MAX_TRAINING_TIME = env.int("MAX_TRAINING_TIME", default=3600)
 DEFAULT_BATCH_SIZE = env.int("DEFAULT_BATCH_SIZE", default=64)
+# A running worker beats every 5 s; silence this long means it died (kill -9, OOM).
+TRAINING_HEARTBEAT_TIMEOUT = env.int("TRAINING_HEARTBEAT_TIMEOUT", default=20)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "medilytica", "capacity": 1000},
+            "CONFIG": {
+                # redis-py 8 times socket reads out after 5 s by default, exactly the
+                # length of channels-redis' blocking pop: consumers then die with 1011.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": "medilytica",
+                "capacity": 1000,
+            },
         }
     }
     CACHES = {
@@ -285,6 +297,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
+    # Several resources have a `status`; name each choice set so clients get stable types.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "training.models.RunStatus",
+        "HealthStatusEnum": ["ok", "degraded"],
+    },
 }
 
 # --- security (check --deploy clean when DEBUG=false) ---------------------------------

@@ -1,1 +1,22 @@
-urlpatterns: list = []
+from django.urls import re_path
+
+from collaboration.viewsets import OptionalSlashRouter
+
+from . import views
+
+UUID = r"(?P<run_id>[0-9a-fA-F-]{36})"
+
+router = OptionalSlashRouter()
+router.register("train", views.TrainingRunViewSet, basename="training-run")
+
+urlpatterns = [
+    re_path(r"^train/start/?$", views.RunStartView.as_view(), name="train-start"),
+    re_path(rf"^train/status/{UUID}/?$", views.RunStatusView.as_view(), name="train-status"),
+    re_path(rf"^train/stop/{UUID}/?$", views.RunStopView.as_view(), name="train-stop"),
+    re_path(rf"^train/results/{UUID}/?$", views.RunResultsView.as_view(), name="train-results"),
+    re_path(rf"^viz/graph/{UUID}/?$", views.GraphView.as_view(), name="viz-graph"),
+    re_path(rf"^viz/metrics/{UUID}/?$", views.MetricsView.as_view(), name="viz-metrics"),
+    re_path(rf"^viz/confusion/{UUID}/?$", views.ConfusionView.as_view(), name="viz-confusion"),
+    re_path(rf"^viz/roc/{UUID}/?$", views.RocView.as_view(), name="viz-roc"),
+    *router.urls,
+]

@@ -3,6 +3,7 @@ unix socket, daphne, qcluster) and a client talks to it over real sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from websockets.sync.client import connect
 
@@ -74,9 +76,26 @@ def stack(tmp_path):
     try:
         yield {"base": base, "ws": f"ws://127.0.0.1:{port}", "honcho": honcho, "log": tmp_path}
     finally:
+        # honcho starts each process in a session of its own: stop it politely so it
+        # stops them, then make sure nothing it started outlives the test.
+        children = descendants(honcho.pid)
         if honcho.poll() is None:
-            os.killpg(honcho.pid, signal.SIGKILL)
+            honcho.terminate()
+            try:
+                honcho.wait(20)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         log.close()
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def test_make_run_stack_serves_health_and_websockets(stack):
@@ -121,10 +140,11 @@ def test_make_run_stack_serves_health_and_websockets(stack):
             ws.recv(timeout=10)
         assert ws.close_code == 4401, closed.value
 
-    # Ctrl-C (SIGINT to the group, as a terminal sends it) stops all three processes.
-    os.killpg(stack["honcho"].pid, signal.SIGINT)
+    # Ctrl-C (SIGINT to honcho, the terminal's foreground process) stops all three.
+    children = descendants(stack["honcho"].pid)
+    commands = " ".join(" ".join(c.cmdline()) for c in children)
+    assert "redis-server" in commands and "daphne" in commands and "qcluster" in commands
+    stack["honcho"].send_signal(signal.SIGINT)
     assert stack["honcho"].wait(timeout=30) is not None
-    children = subprocess.run(
-        ["pgrep", "-g", str(stack["honcho"].pid)], capture_output=True, text=True
-    )
-    assert children.stdout.strip() == ""
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == [], [c.pid for c in alive]

@@ -1,0 +1,177 @@
+"""The run lifecycle in the worker: claim once, record every epoch, stop, fail, watchdog."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from training import services
+from training.models import RunMetric, RunStatus, TrainingRun
+from training.tasks import train_run, watchdog
+
+pytestmark = pytest.mark.django_db
+
+NN = {"hidden_layers": [8], "epochs": 30, "batch_size": 32, "patience": 0}
+
+
+def queued_run(team, dataset, **config):
+    fields = {"target": "diagnosis", "model_type": "logistic_regression", **config}
+    built = services.run_config_build(dataset=dataset, data=fields, columns=dataset.column_names)
+    return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)
+
+
+def test_a_redelivered_task_never_trains_twice(team, cancer):
+    run = queued_run(team, cancer)
+    assert train_run(str(run.pk)) == "succeeded"
+    epochs = RunMetric.objects.filter(run=run).count()
+    assert epochs >= 1
+    assert train_run(str(run.pk)) is None
+    assert RunMetric.objects.filter(run=run).count() == epochs
+
+
+def test_stop_takes_effect_within_one_epoch(team, cancer):
+    run = queued_run(team, cancer, model_type="neural_network", hyperparameters=NN)
+    seen = []
+
+    def stop_after_first(progress):
+        seen.append(progress)
+        if len(seen) == 1:
+            services.run_stop(run=TrainingRun.objects.get(pk=run.pk), user=team.owner)
+
+    services.run_execute(run_id=run.pk, on_progress=stop_after_first)
+    run.refresh_from_db()
+    assert run.status == RunStatus.STOPPED
+    assert RunMetric.objects.filter(run=run).count() <= 2  # the epoch under way, at most one more
+    assert run.results is not None  # what it had is kept
+
+
+def test_overrunning_max_training_time_fails_the_run(team, cancer, settings):
+    settings.MAX_TRAINING_TIME = 0
+    run = queued_run(team, cancer, model_type="neural_network", hyperparameters=NN)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "MAX_TRAINING_TIME" in run.error
+
+
+def test_a_failure_in_training_is_recorded_with_its_traceback(team, cancer, monkeypatch):
+    import training.ml
+
+    def explode(*args, **kwargs):
+        raise MemoryError("out of memory while fitting")
+
+    monkeypatch.setattr(training.ml, "train", explode)
+    run = queued_run(team, cancer)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.error == "out of memory while fitting"
+    assert "MemoryError" in run.traceback
+
+
+def test_a_deleted_dataset_fails_the_queued_run_clearly(team, cancer):
+    run = queued_run(team, cancer)
+    cancer.delete()
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "dataset" in run.error and "deleted" in run.error
+
+
+def test_watchdog_fails_runs_whose_worker_went_silent(team, cancer, settings):
+    settings.TRAINING_HEARTBEAT_TIMEOUT = 20
+    silent = queued_run(team, cancer)
+    silent.mark_running(worker="gone:1")
+    TrainingRun.objects.filter(pk=silent.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=60)
+    )
+    alive = queued_run(team, cancer)
+    alive.mark_running(worker="here:2")
+    assert watchdog() == 1
+    silent.refresh_from_db()
+    alive.refresh_from_db()
+    assert silent.status == RunStatus.FAILED
+    assert "stopped responding" in silent.error
+    assert alive.status == RunStatus.RUNNING
+
+
+def test_watchdog_fails_runs_that_overran(team, cancer, settings):
+    settings.MAX_TRAINING_TIME = 10
+    run = queued_run(team, cancer)
+    run.mark_running(worker="slow:1")
+    TrainingRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    assert services.run_watchdog() == [str(run.pk)]
+    run.refresh_from_db()
+    assert "MAX_TRAINING_TIME" in run.error
+
+
+def test_finish_does_not_overwrite_the_watchdogs_verdict(team, cancer):
+    run = queued_run(team, cancer)
+    run.mark_running(worker="w:1")
+    assert run.finish(RunStatus.FAILED, error="worker died")
+    assert not run.finish(RunStatus.SUCCEEDED)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.error == "worker died"
+
+
+def test_watchdog_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name="training-watchdog")
+    assert schedule.func == "training.tasks.watchdog"
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
+
+
+def test_train_command_sync(team, cancer, capsys):
+    call_command(
+        "train",
+        dataset=str(cancer.pk),
+        target="diagnosis",
+        model_type="decision_tree",
+        hyperparameters='{"max_depth": 3}',
+        sync=True,
+    )
+    run = TrainingRun.objects.get()
+    assert run.status == RunStatus.SUCCEEDED
+    assert f"Run {run.pk}: succeeded" in capsys.readouterr().out
+
+
+def test_train_command_from_a_config_file(team, cancer, diabetes, tmp_path):
+    config = tmp_path / "runs.json"
+    runs = [
+        {"dataset": str(cancer.pk), "target": "diagnosis", "model_type": "random_forest",
+         "hyperparameters": {"n_estimators": 10}},
+        {"dataset": str(diabetes.pk), "target": "progression", "model_type": "linear_regression"},
+    ]  # fmt: skip
+    config.write_text(json.dumps(runs))
+    call_command("train", config=config, sync=True)
+    assert sorted(TrainingRun.objects.values_list("status", flat=True)) == ["succeeded"] * 2
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"target": "diagnosis", "model_type": "decision_tree"}, "--dataset is required"),
+        ({"dataset": "nope", "target": "x", "model_type": "decision_tree"}, "dataset: no dataset"),
+        ({"dataset": "CANCER", "target": "nope", "model_type": "decision_tree"}, "target"),
+        (
+            {
+                "dataset": "CANCER",
+                "target": "diagnosis",
+                "model_type": "decision_tree",
+                "hyperparameters": "{",
+            },
+            "JSON",
+        ),
+    ],
+)
+def test_train_command_errors(team, cancer, options, message):
+    if options.get("dataset") == "CANCER":
+        options = {**options, "dataset": str(cancer.pk)}
+    with pytest.raises(CommandError, match=message):
+        call_command("train", sync=True, **options)
+    assert not TrainingRun.objects.exists()

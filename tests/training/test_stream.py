@@ -1,0 +1,129 @@
+"""`/ws/training/{run_id}`: snapshot, ordered live metrics, status, completed / error."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from collaboration.events import notifications_group
+from medilytica_site.asgi import application
+from medilytica_site.services import ws_ticket_issue
+from training import services
+from training.events import check_message
+from training.models import TrainingRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+NN = {"hidden_layers": [8], "epochs": 5, "batch_size": 32, "patience": 0, "learning_rate": 0.02}
+
+
+@database_sync_to_async
+def queued_run(team, dataset, **config):
+    fields = {"target": "diagnosis", "model_type": "neural_network", "hyperparameters": NN}
+    fields.update(config)
+    built = services.run_config_build(dataset=dataset, data=fields, columns=dataset.column_names)
+    return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)
+
+
+async def connect(user, run_id) -> WebsocketCommunicator:
+    ticket = await database_sync_to_async(ws_ticket_issue)(user=user) if user else ""
+    ws = WebsocketCommunicator(
+        application,
+        f"/ws/training/{run_id}?ticket={ticket}",
+        headers=[(b"origin", b"http://localhost")],
+    )
+    connected, _ = await ws.connect()
+    assert connected
+    return ws
+
+
+async def drain(ws, until: str, timeout: float = 10) -> list[dict]:
+    messages = []
+    while True:
+        message = await ws.receive_json_from(timeout=timeout)
+        check_message(message)
+        messages.append(message)
+        if message["type"] == until:
+            return messages
+
+
+async def test_two_clients_see_the_same_ordered_stream_and_a_late_joiner_the_whole_curve(
+    team, cancer
+):
+    run = await queued_run(team, cancer)
+    first = await connect(team.owner, run.pk)
+    second = await connect(team.viewer, run.pk)
+    for ws in (first, second):
+        snapshot = await ws.receive_json_from()
+        check_message(snapshot)
+        assert snapshot["status"] == "queued" and snapshot["history"] == []
+
+    await database_sync_to_async(services.run_execute)(run_id=run.pk)
+
+    streams = [await drain(ws, "completed") for ws in (first, second)]
+    assert streams[0] == streams[1]
+    types = [m["type"] for m in streams[0]]
+    assert types[0] == "status" and streams[0][0]["status"] == "running"
+    assert types[-2:] == ["status", "completed"] and streams[0][-2]["status"] == "succeeded"
+    metrics = [m for m in streams[0] if m["type"] == "metrics"]
+    assert [m["seq"] for m in metrics] == list(range(1, len(metrics) + 1))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "timestamp"} <= set(metrics[0])
+    completed = streams[0][-1]["results"]
+    assert completed["status"] == "succeeded" and completed["metrics"]["accuracy"] > 0.5
+
+    late = await connect(team.editor, run.pk)
+    snapshot = await late.receive_json_from()
+    assert snapshot["status"] == "succeeded"
+    assert snapshot["history"] == metrics
+    for ws in (first, second, late):
+        await ws.disconnect()
+
+
+async def test_watchers_hear_when_the_worker_dies(team, cancer, settings):
+    settings.TRAINING_HEARTBEAT_TIMEOUT = 5
+    run = await queued_run(team, cancer)
+
+    @database_sync_to_async
+    def worker_died():
+        run.mark_running(worker="gone:1")
+        TrainingRun.objects.filter(pk=run.pk).update(
+            heartbeat_at=timezone.now() - timedelta(seconds=30)
+        )
+
+    await worker_died()
+    ws = await connect(team.viewer, run.pk)
+    assert (await ws.receive_json_from())["status"] == "running"
+    await database_sync_to_async(services.run_watchdog)()
+    messages = await drain(ws, "error")
+    assert messages[0] == {"type": "status", "status": "failed", "error": messages[1]["message"]}
+    assert "stopped responding" in messages[1]["message"]
+    await ws.disconnect()
+
+
+async def test_notifications_carry_run_started_and_completed(team, cancer):
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(notifications_group(team.workspace.pk), channel)
+    run = await queued_run(team, cancer, model_type="decision_tree", hyperparameters={})
+    await database_sync_to_async(services.run_execute)(run_id=run.pk)
+    events = [(await layer.receive(channel))["event"] for _ in range(3)]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "run.started" and "run.completed" in kinds
+    assert all(e["workspace"] == str(team.workspace.pk) for e in events)
+
+
+@pytest.mark.parametrize("name, code", [("outsider", 4403), ("anonymous", 4401)])
+async def test_outsiders_and_anonymous_are_refused(team, cancer, name, code):
+    run = await queued_run(team, cancer)
+    ws = await connect(None if name == "anonymous" else team.outsider, run.pk)
+    assert await ws.receive_output() == {"type": "websocket.close", "code": code}
+
+
+async def test_an_unknown_run_is_4403(team):
+    ws = await connect(team.owner, "00000000-0000-0000-0000-000000000000")
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4403}

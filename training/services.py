@@ -1,0 +1,476 @@
+"""Training runs: start, stop, execute in a worker, watch over.
+
+Every write to a run goes through here, whether it comes from a view, the
+worker task, the watchdog schedule, the admin or `manage.py train`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback as tb
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from collaboration.services import audit_record, notify_workspace
+
+from .events import metrics_message, training_group
+from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, RunMetric, RunStatus, TrainingRun
+from .streaming import active_sender
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 5.0  # seconds between a running worker's heartbeats
+
+
+class RunConflict(Exception):
+    """The run is in a state that does not allow the action (409)."""
+
+
+class RunConfigError(Exception):
+    """The training config is invalid; `field` names the offending input (400)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# --- broadcasting --------------------------------------------------------------------
+
+
+def run_broadcast(*, run_id, message: dict) -> None:
+    """Send a stream message to the run's watchers once the current transaction commits."""
+
+    group, event = training_group(run_id), {"type": "training.message", "message": message}
+
+    def send() -> None:
+        sender = active_sender()
+        if sender is not None:  # a worker process: hand over and keep training
+            sender.send(group, event)
+            return
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, event)
+        except Exception:  # the database already has it; clients catch up from the snapshot
+            logger.warning("training: broadcast to run %s failed", run_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _status_message(run: TrainingRun) -> dict:
+    message = {"type": "status", "status": run.status}
+    if run.error:
+        message["error"] = run.error
+    return message
+
+
+# --- start and stop -------------------------------------------------------------------
+
+
+def run_config_build(*, dataset, data: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """Validate a start request against the engine and return the engine config as JSON.
+
+    Raises RunConfigError naming the field (target, model_type, hyperparameters.x, ...).
+    """
+    from datasets.services import dataset_load_dataframe
+    from training.ml import ConfigError, TrainConfig, infer_task, validate_config
+
+    fields = {k: v for k, v in data.items() if v is not None}
+    try:
+        config = TrainConfig.from_dict(fields)
+        validate_config(config, columns=columns)
+        if config.task is None:
+            # Decide the task now, from the target column alone, so the run shows it
+            # from the start and a wrong choice of model fails before it is queued.
+            target = dataset_load_dataframe(
+                dataset=dataset, purpose="training", columns=[config.target]
+            )[config.target]
+            config.task = infer_task(target)
+            validate_config(config, columns=columns)
+    except ConfigError as exc:
+        raise RunConfigError(exc.field, exc.message) from None
+    except TypeError as exc:  # a field of the wrong JSON type reached the dataclass
+        raise RunConfigError("config", str(exc)) from None
+    return config.to_dict()
+
+
+@transaction.atomic
+def run_start(
+    *,
+    user,
+    dataset,
+    config: dict[str, Any],
+    name: str = "",
+    task: str | None = None,
+    request=None,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Record a queued run and hand it to the workers after the transaction commits.
+
+    `config` is an engine config already checked by `run_config_build`; `task` is
+    the inferred task when the caller knows it (the worker fills it in otherwise).
+    `enqueue=False` leaves the run for the caller to execute in-process.
+    """
+    run = TrainingRun.objects.create(
+        workspace_id=dataset.workspace_id,
+        dataset=dataset,
+        created_by=user,
+        name=name or f"{config['model_type']} on {dataset.name}",
+        model_type=config["model_type"],
+        task=config.get("task") or task or "",
+        target=config["target"],
+        features=config.get("features"),
+        hyperparameters=config.get("hyperparameters") or {},
+        config=config,
+        random_seed=config.get("random_seed", 42),
+        test_size=config.get("test_size", 0.2),
+    )
+    audit_record(
+        action="run.start",
+        user=user,
+        object_type="training_run",
+        object_id=run.pk,
+        workspace_id=run.workspace_id,
+        request=request,
+        detail={"dataset": str(dataset.pk), "model_type": run.model_type},
+    )
+    if enqueue:
+        transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+    return run
+
+
+def run_enqueue(*, run_id) -> None:
+    from django_q.tasks import async_task
+
+    task_id = async_task(
+        "training.tasks.train_run",
+        str(run_id),
+        task_name=f"train-{run_id}",
+        group="training",
+        timeout=settings.MAX_TRAINING_TIME + 60,
+    )
+    TrainingRun.objects.filter(pk=run_id).update(task_id=str(task_id or "")[:64])
+
+
+def run_stop(*, run: TrainingRun, user, request=None) -> TrainingRun:
+    """Ask a run to stop. A queued run stops at once and never starts; a running one
+    is marked `stopping` and its worker stops within one epoch or stage."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in TERMINAL_STATUSES:
+            raise RunConflict(f"The run has already finished ({run.status}).")
+        if run.status == RunStatus.QUEUED:
+            run.finish(RunStatus.STOPPED, error="Stopped before it started.")
+        elif run.status == RunStatus.RUNNING:
+            run.mark_stopping()
+        audit_record(
+            action="run.stop",
+            user=user,
+            object_type="training_run",
+            object_id=run.pk,
+            workspace_id=run.workspace_id,
+            request=request,
+        )
+        run_broadcast(run_id=run.pk, message=_status_message(run))
+    return run
+
+
+# --- execution in the worker -----------------------------------------------------------
+
+
+def _claim(run_id) -> TrainingRun | None:
+    """Move a queued run to running under a row lock. A redelivered task, or one for a
+    run that was stopped while queued, finds nothing to claim and trains nothing."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != RunStatus.QUEUED:
+            return None
+        run.mark_running(worker=f"{socket.gethostname()}:{os.getpid()}")
+        run_broadcast(run_id=run.pk, message=_status_message(run))
+        notify_workspace(
+            type="run.started",
+            workspace_id=run.workspace_id,
+            object_id=run.pk,
+            data={"name": run.name, "model_type": run.model_type},
+        )
+    return run
+
+
+class Heartbeat:
+    """Touches `heartbeat_at` from a side thread while the run trains, so the watchdog
+    can tell a long epoch from a dead worker."""
+
+    def __init__(self, run_id, interval: float = HEARTBEAT_INTERVAL):
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    TrainingRun.objects.filter(pk=self.run_id, status__in=ACTIVE_STATUSES).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a missed beat is not fatal; the next one may land
+                    logger.warning("training: heartbeat for %s failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()
+
+
+class RunRecorder:
+    """The engine's callbacks for one run: save each epoch, then broadcast it."""
+
+    def __init__(
+        self,
+        run: TrainingRun,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_progress: Callable[[dict], None] | None = None,
+    ):
+        self.run = run
+        self.on_progress = on_progress
+        self.seq = run.last_seq
+        self.clock = clock
+        self.deadline = clock() + settings.MAX_TRAINING_TIME
+        self.overran = False
+        self.progress: dict[str, Any] = dict(run.progress or {})
+
+    def on_stage(self, progress: dict[str, Any]) -> None:
+        stage = progress.get("stage", progress.get("epoch"))
+        total = progress.get("total_stages", progress.get("total_epochs"))
+        fraction = progress.get("fraction")
+        if fraction is None and stage and total:
+            fraction = stage / total
+        self.progress = {"epoch": stage, "total_epochs": total, "fraction": fraction}
+        TrainingRun.objects.filter(pk=self.run.pk).update(
+            progress=self.progress, heartbeat_at=timezone.now()
+        )
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+    def on_epoch(self, metrics: dict[str, Any]) -> None:
+        self.seq += 1
+        epoch = int(metrics.get("epoch", self.seq))
+        values = {k: v for k, v in metrics.items() if k != "epoch"}
+        now = timezone.now()
+        progress = dict(self.progress)
+        if progress.get("epoch") is None:
+            progress["epoch"] = epoch
+        with transaction.atomic():
+            RunMetric.objects.create(
+                run_id=self.run.pk, seq=self.seq, epoch=epoch, values=values, created_at=now
+            )
+            TrainingRun.objects.filter(pk=self.run.pk).update(
+                last_seq=self.seq,
+                latest_metrics={"epoch": epoch, **values},
+                progress=progress,
+                heartbeat_at=now,
+            )
+            run_broadcast(
+                run_id=self.run.pk,
+                message=metrics_message(
+                    seq=self.seq, epoch=epoch, values=values, timestamp=now.isoformat()
+                ),
+            )
+
+    def should_stop(self) -> bool:
+        if self.clock() > self.deadline:
+            self.overran = True
+            return True
+        status = TrainingRun.objects.filter(pk=self.run.pk).values_list("status", flat=True)
+        return status.first() != RunStatus.RUNNING
+
+
+def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
+    from mlmodels.services import model_register
+
+    threshold = summary.get("threshold") or {}
+    dataset = run.dataset
+    return model_register(
+        workspace=run.workspace,
+        user=run.created_by,
+        name=run.name,
+        pipeline=result.pipeline,
+        framework="pytorch" if run.model_type == "neural_network" else "sklearn",
+        task=result.task,
+        feature_schema=summary.get("feature_schema") or [],
+        target=run.target,
+        class_labels=summary.get("class_labels"),
+        metrics=summary.get("metrics") or {},
+        hyperparameters=(summary.get("model") or {}).get("hyperparameters") or run.hyperparameters,
+        dataset=dataset,
+        source_run_id=run.pk,
+        threshold=threshold.get("value"),
+        extra={
+            "seed": run.random_seed,
+            "model_type": run.model_type,
+            "subgroup_metrics": summary.get("subgroup_metrics"),
+            "training_rows": summary.get("n_train"),
+            "threshold": threshold or None,
+            "feature_importance": summary.get("feature_importance"),
+        },
+    )
+
+
+def run_execute(*, run_id, on_progress: Callable[[dict], None] | None = None) -> TrainingRun | None:
+    """Train one queued run to the end, recording every step. Never raises for a
+    training failure: the run ends `failed` with the reason, and clients are told."""
+    run = _claim(run_id)
+    if run is None:
+        logger.info("training: run %s is not queued; nothing to do", run_id)
+        return None
+    recorder = RunRecorder(run, on_progress=on_progress)
+    try:
+        with Heartbeat(run.pk):
+            result = _train(run, recorder)
+    except Exception as exc:  # noqa: BLE001 - any training failure ends the run "failed"
+        _fail(run, _describe(exc), traceback=tb.format_exc())
+        return run
+    if recorder.overran:
+        _fail(run, f"The run took longer than MAX_TRAINING_TIME ({settings.MAX_TRAINING_TIME} s).")
+        return run
+    try:
+        _complete(run, result)
+    except Exception as exc:  # noqa: BLE001 - e.g. storage full: the run fails, with why
+        _fail(run, f"Saving the results failed: {_describe(exc)}", traceback=tb.format_exc())
+    return run
+
+
+def _flush_stream() -> None:
+    sender = active_sender()
+    if sender is not None and not sender.flush():
+        logger.warning("training: stream messages still unsent after 10 s")
+
+
+def _train(run: TrainingRun, recorder: RunRecorder):
+    from datasets.services import dataset_load_dataframe
+    from training.ml import TrainConfig, train
+
+    if run.dataset is None:
+        raise RunConfigError("dataset", "The dataset was deleted before the run started.")
+    frame = dataset_load_dataframe(dataset=run.dataset, user=run.created_by, purpose="training")
+    config = TrainConfig.from_dict(run.config)
+    return train(
+        frame,
+        config,
+        on_epoch=recorder.on_epoch,
+        on_stage=recorder.on_stage,
+        should_stop=recorder.should_stop,
+    )
+
+
+def _complete(run: TrainingRun, result) -> None:
+    summary = result.to_dict()
+    stopped = result.status == "stopped"
+    artifact = None
+    if getattr(result, "pipeline", None) is not None and not stopped:
+        artifact = _model_register(run, result, summary)
+    with transaction.atomic():
+        run.results, run.task, run.model = summary, result.task, artifact
+        run.save(update_fields=["results", "task", "model"])
+        finished = run.finish(RunStatus.STOPPED if stopped else RunStatus.SUCCEEDED)
+        if not finished:  # the watchdog or a stop got there first; keep their verdict
+            return
+        run_broadcast(run_id=run.pk, message=_status_message(run))
+        run_broadcast(run_id=run.pk, message={"type": "completed", "results": results_summary(run)})
+        notify_workspace(
+            type="run.completed",
+            workspace_id=run.workspace_id,
+            object_id=run.pk,
+            data={
+                "name": run.name,
+                "status": run.status,
+                "model": str(artifact.pk) if artifact else None,
+            },
+        )
+
+
+def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> None:
+    with transaction.atomic():
+        if not run.finish(RunStatus.FAILED, error=message, traceback=traceback):
+            return
+        run_broadcast(run_id=run.pk, message=_status_message(run))
+        run_broadcast(run_id=run.pk, message={"type": "error", "message": message})
+        notify_workspace(
+            type="run.failed",
+            workspace_id=run.workspace_id,
+            object_id=run.pk,
+            data={"name": run.name, "error": message},
+        )
+    if traceback:
+        logger.error("training: run %s failed: %s\n%s", run.pk, message, traceback)
+
+
+def _describe(exc: Exception) -> str:
+    field = getattr(exc, "field", None)
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{field}: {message}" if field else message
+
+
+def results_summary(run: TrainingRun) -> dict[str, Any]:
+    """The short result that `completed` messages carry: headline metrics and the model."""
+    results = run.results or {}
+    return {
+        "status": run.status,
+        "task": run.task,
+        "metrics": results.get("metrics") or {},
+        "model": str(run.model_id) if run.model_id else None,
+    }
+
+
+# --- the watchdog ---------------------------------------------------------------------
+
+
+def run_watchdog(*, now=None, run_ids=None) -> list[str]:
+    """Fail active runs whose worker stopped beating or that overran MAX_TRAINING_TIME.
+
+    Runs from the django-q2 schedule every minute, and from the training stream
+    consumer while someone watches an active run, so its clients hear of a dead
+    worker within seconds. Returns the ids it failed.
+    """
+    now = now or timezone.now()
+    timeout = timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
+    active = TrainingRun.objects.filter(status__in=ACTIVE_STATUSES)
+    if run_ids is not None:
+        active = active.filter(pk__in=run_ids)
+    failed = []
+    for run in active:
+        if run.heartbeat_at is None or run.heartbeat_at < now - timeout:
+            beat = run.heartbeat_at.isoformat() if run.heartbeat_at else "never"
+            reason = (
+                "The worker running this training stopped responding (killed, out of "
+                f"memory, or its machine went away); last heartbeat: {beat}."
+            )
+        elif run.started_at and run.started_at < now - timedelta(
+            seconds=settings.MAX_TRAINING_TIME + 2 * settings.TRAINING_HEARTBEAT_TIMEOUT
+        ):
+            reason = f"The run took longer than MAX_TRAINING_TIME ({settings.MAX_TRAINING_TIME} s)."
+        else:
+            continue
+        _fail(run, reason)
+        if run.status == RunStatus.FAILED and run.error == reason:
+            failed.append(str(run.pk))
+    return failed
