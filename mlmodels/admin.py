@@ -11,6 +11,8 @@ from django.utils.text import slugify
 from . import services
 from .models import ModelAlias, ModelArtifact
 
+HEADLINE_METRICS = ("accuracy", "roc_auc", "f1_macro", "balanced_accuracy", "r2", "rmse", "mae")
+
 
 class ModelAliasInline(admin.TabularInline):
     model = ModelAlias
@@ -87,12 +89,15 @@ class ModelArtifactAdmin(admin.ModelAdmin):
 
     @admin.display(description="metrics")
     def metrics_summary(self, obj: ModelArtifact) -> str:
-        shown = [
-            f"{key}={value:.3g}"
+        # Headline metrics first, by name: PostgreSQL's jsonb does not keep key order.
+        metrics = {
+            key: value
             for key, value in (obj.metrics or {}).items()
             if isinstance(value, int | float) and not isinstance(value, bool)
-        ]
-        return ", ".join(shown[:4]) or "-"
+        }
+        keys = [k for k in HEADLINE_METRICS if k in metrics]
+        keys += sorted(k for k in metrics if k not in HEADLINE_METRICS)
+        return ", ".join(f"{key}={metrics[key]:.3g}" for key in keys[:4]) or "-"
 
     @admin.display(description="file")
     def download_link(self, obj: ModelArtifact) -> str:

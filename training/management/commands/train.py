@@ -136,8 +136,8 @@ class Command(BaseCommand):
             line += f" - {run.error}"
         if run.results:
             metrics = run.results.get("metrics") or {}
-            shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-            line += f" {json.dumps(dict(list(shown.items())[:6]))}"
+            headline = ("accuracy", "roc_auc", "f1_macro", "r2", "rmse", "mae")
+            line += f" {json.dumps({k: metrics[k] for k in headline if k in metrics})}"
         self.stdout.write(line)
 
 
