@@ -69,9 +69,8 @@ def ingest_limits() -> ParseLimits:
     defaults = ParseLimits()
     return ParseLimits(
         max_columns=getattr(settings, "DATASET_MAX_COLUMNS", defaults.max_columns),
-        max_decompressed_bytes=getattr(
-            settings, "DATASET_MAX_DECOMPRESSED_SIZE", 2 * settings.MAX_UPLOAD_SIZE
-        ),
+        max_decompressed_bytes=getattr(settings, "DATASET_MAX_DECOMPRESSED_SIZE", None)
+        or 2 * settings.MAX_UPLOAD_SIZE,
         max_parquet_footer_bytes=getattr(
             settings, "DATASET_PARQUET_MAX_FOOTER_SIZE", defaults.max_parquet_footer_bytes
         ),

@@ -247,10 +247,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
 DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=2000)
-# gzip and Parquet are expanded at most this far (a decompression bomb stops here).
-DATASET_MAX_DECOMPRESSED_SIZE = env.int(
-    "DATASET_MAX_DECOMPRESSED_SIZE", default=2 * MAX_UPLOAD_SIZE
-)
+# gzip and Parquet are expanded at most this far (a decompression bomb stops here);
+# unset, twice MAX_UPLOAD_SIZE.
+DATASET_MAX_DECOMPRESSED_SIZE = env.int("DATASET_MAX_DECOMPRESSED_SIZE", default=None)
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)  # loaded models kept per process
 
 # --- auth ---------------------------------------------------------------------------
