@@ -241,7 +241,12 @@ class Heartbeat:
 
 
 class RunRecorder:
-    """The engine's callbacks for one run: save each epoch, then broadcast it."""
+    """The engine's callbacks for one run: save each epoch, then broadcast it.
+
+    The engine reports an epoch (`on_epoch`) and then its progress (`on_stage`); both
+    are written in one transaction when the stage report arrives, or before the next
+    stop poll if it never does, so a run costs one write per epoch.
+    """
 
     def __init__(
         self,
@@ -257,6 +262,12 @@ class RunRecorder:
         self.deadline = clock() + settings.MAX_TRAINING_TIME
         self.overran = False
         self.progress: dict[str, Any] = dict(run.progress or {})
+        self.pending: tuple[int, dict[str, Any]] | None = None
+
+    def on_epoch(self, metrics: dict[str, Any]) -> None:
+        self.flush()
+        epoch = int(metrics.get("epoch", self.seq + 1))
+        self.pending = (epoch, {k: v for k, v in metrics.items() if k != "epoch"})
 
     def on_stage(self, progress: dict[str, Any]) -> None:
         stage = progress.get("stage", progress.get("epoch"))
@@ -265,16 +276,21 @@ class RunRecorder:
         if fraction is None and stage and total:
             fraction = stage / total
         self.progress = {"epoch": stage, "total_epochs": total, "fraction": fraction}
-        TrainingRun.objects.filter(pk=self.run.pk).update(
-            progress=self.progress, heartbeat_at=timezone.now()
-        )
+        if self.pending is None:
+            TrainingRun.objects.filter(pk=self.run.pk).update(
+                progress=self.progress, heartbeat_at=timezone.now()
+            )
+        self.flush()
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
-    def on_epoch(self, metrics: dict[str, Any]) -> None:
+    def flush(self) -> None:
+        """Write the pending epoch (with the latest progress), then broadcast it."""
+        if self.pending is None:
+            return
+        epoch, values = self.pending
+        self.pending = None
         self.seq += 1
-        epoch = int(metrics.get("epoch", self.seq))
-        values = {k: v for k, v in metrics.items() if k != "epoch"}
         now = timezone.now()
         progress = dict(self.progress)
         if progress.get("epoch") is None:
@@ -297,6 +313,7 @@ class RunRecorder:
             )
 
     def should_stop(self) -> bool:
+        self.flush()
         if self.clock() > self.deadline:
             self.overran = True
             return True
@@ -373,13 +390,15 @@ def _train(run: TrainingRun, recorder: RunRecorder):
         raise RunConfigError("dataset", "The dataset was deleted before the run started.")
     frame = dataset_load_dataframe(dataset=run.dataset, user=run.created_by, purpose="training")
     config = TrainConfig.from_dict(run.config)
-    return train(
+    result = train(
         frame,
         config,
         on_epoch=recorder.on_epoch,
         on_stage=recorder.on_stage,
         should_stop=recorder.should_stop,
     )
+    recorder.flush()
+    return result
 
 
 def _complete(run: TrainingRun, result) -> None:
