@@ -263,6 +263,8 @@ class RunRecorder:
         self.overran = False
         self.progress: dict[str, Any] = dict(run.progress or {})
         self.pending: tuple[int, dict[str, Any]] | None = None
+        self.stop_seen = False
+        self.status_checked = False
 
     def on_epoch(self, metrics: dict[str, Any]) -> None:
         self.flush()
@@ -295,16 +297,23 @@ class RunRecorder:
         progress = dict(self.progress)
         if progress.get("epoch") is None:
             progress["epoch"] = epoch
+        fields = {
+            "last_seq": self.seq,
+            "latest_metrics": {"epoch": epoch, **values},
+            "progress": progress,
+            "heartbeat_at": now,
+        }
         with transaction.atomic():
             RunMetric.objects.create(
                 run_id=self.run.pk, seq=self.seq, epoch=epoch, values=values, created_at=now
             )
-            TrainingRun.objects.filter(pk=self.run.pk).update(
-                last_seq=self.seq,
-                latest_metrics={"epoch": epoch, **values},
-                progress=progress,
-                heartbeat_at=now,
-            )
+            # Updating only while `running` doubles as the stop poll: no row matched
+            # means someone asked to stop (or the watchdog gave up on us).
+            run = TrainingRun.objects.filter(pk=self.run.pk)
+            if not run.filter(status=RunStatus.RUNNING).update(**fields):
+                run.update(**fields)
+                self.stop_seen = True
+            self.status_checked = True
             run_broadcast(
                 run_id=self.run.pk,
                 message=metrics_message(
@@ -317,8 +326,12 @@ class RunRecorder:
         if self.clock() > self.deadline:
             self.overran = True
             return True
+        if self.status_checked or self.stop_seen:  # the last epoch's write checked it
+            self.status_checked = False
+            return self.stop_seen
         status = TrainingRun.objects.filter(pk=self.run.pk).values_list("status", flat=True)
-        return status.first() != RunStatus.RUNNING
+        self.stop_seen = status.first() != RunStatus.RUNNING
+        return self.stop_seen
 
 
 def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
