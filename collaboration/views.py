@@ -20,7 +20,7 @@ from .serializers import (
     WorkspaceSerializer,
     WorkspaceUpdateSerializer,
 )
-from .viewsets import WorkspaceScopedViewSet, parse_uuid
+from .viewsets import UUID_RE, WorkspaceScopedViewSet, parse_uuid
 
 
 def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -89,7 +89,7 @@ class WorkspaceViewSet(
     @action(
         detail=True,
         methods=["delete"],
-        url_path=r"members/(?P<user_id>[0-9a-fA-F-]{36})",
+        url_path=rf"members/(?P<user_id>{UUID_RE})",
         url_name="member-remove",
     )
     def member_remove(self, request, pk=None, user_id=None):

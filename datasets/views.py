@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from collaboration.viewsets import WorkspaceScopedViewSet
+from collaboration.viewsets import UUID_RE, WorkspaceScopedViewSet
 
 from . import services
 from .models import Dataset
@@ -84,7 +84,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         ],
         responses=PreviewSerializer,
     )
-    @action(detail=False, methods=["get"], url_path=r"preview/(?P<pk>[0-9a-fA-F-]{36})")
+    @action(detail=False, methods=["get"], url_path=rf"preview/(?P<pk>{UUID_RE})")
     def preview(self, request, pk=None):
         dataset = self.get_object()
         query = PreviewQuerySerializer(data=request.query_params)

@@ -1,13 +1,13 @@
 from django.urls import re_path
 
-from collaboration.viewsets import OptionalSlashRouter
+from collaboration.viewsets import UUID_RE, OptionalSlashRouter
 
 from . import views
 
 router = OptionalSlashRouter()
 router.register("models", views.ModelArtifactViewSet, basename="model")
 
-MODEL = r"^models/(?P<pk>[0-9a-fA-F-]{36})"
+MODEL = rf"^models/(?P<pk>{UUID_RE})"
 
 urlpatterns = [
     re_path(

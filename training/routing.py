@@ -1,7 +1,9 @@
 from django.urls import re_path
 
+from collaboration.viewsets import UUID_RE
+
 from .consumers import TrainingStreamConsumer
 
 websocket_urlpatterns = [
-    re_path(r"^ws/training/(?P<run_id>[0-9a-fA-F-]{36})/?$", TrainingStreamConsumer.as_asgi()),
+    re_path(rf"^ws/training/(?P<run_id>{UUID_RE})/?$", TrainingStreamConsumer.as_asgi()),
 ]

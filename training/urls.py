@@ -1,10 +1,10 @@
 from django.urls import re_path
 
-from collaboration.viewsets import OptionalSlashRouter
+from collaboration.viewsets import UUID_RE, OptionalSlashRouter
 
 from . import views
 
-UUID = r"(?P<run_id>[0-9a-fA-F-]{36})"
+UUID = rf"(?P<run_id>{UUID_RE})"
 
 router = OptionalSlashRouter()
 router.register("train", views.TrainingRunViewSet, basename="training-run")

@@ -209,3 +209,14 @@ async def test_sockets_refuse_anonymous_and_outsiders(team, world, template):
     )
     await outsider.connect()
     assert await outsider.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("template, methods", OBJECT_ROUTES, ids=[t for t, _ in OBJECT_ROUTES])
+def test_a_36_character_look_alike_id_is_404_not_500(team, client_for, world, template, methods):
+    """Found by schemathesis: ids that match [0-9a-f-]{36} but are not UUIDs."""
+    fake = {key: "A4Deb7Dae33fB0-07335-894AA1bBf1A0e9F" for key in world if key != "alias"}
+    client = client_for(team.owner)
+    for method in methods:
+        response = call(client, method, concrete(template, {**world, **fake}))
+        assert response.status_code == 404, (method, template, response.status_code)
