@@ -165,13 +165,16 @@ TRAINING_HEARTBEAT_TIMEOUT = env.int("TRAINING_HEARTBEAT_TIMEOUT", default=20)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: a group message is published once and each server process
+            # fans it out to its own sockets, instead of one Redis list entry and one
+            # round trip per socket. Nothing is lost by the layer's lack of storage:
+            # every message is in the database before it is sent.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 times socket reads out after 5 s by default, exactly the
-                # length of channels-redis' blocking pop: consumers then die with 1011.
+                # redis-py 8 times socket reads out after 5 s by default; keep idle
+                # subscriptions and blocking reads alive.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": "medilytica",
-                "capacity": 1000,
             },
         }
     }
