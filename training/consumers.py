@@ -64,12 +64,12 @@ class TrainingStreamConsumer(AuthenticatedJsonConsumer):
             await database_sync_to_async(run_watchdog)(run_ids=[self.run_id])
 
     async def training_message(self, event) -> None:
-        message = event["message"]
-        if message.get("type") == "metrics":
-            if message["seq"] <= self.last_seq:
+        """Forward the worker's message as it was encoded, once, by the sender."""
+        if event["kind"] == "metrics":
+            if event["seq"] <= self.last_seq:
                 return
-            self.last_seq = message["seq"]
-        await self.send_json(message)
+            self.last_seq = event["seq"]
+        await self.send(text_data=event["text"])
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":

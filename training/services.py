@@ -6,6 +6,7 @@ worker task, the watchdog schedule, the admin or `manage.py train`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -52,7 +53,14 @@ class RunConfigError(Exception):
 def run_broadcast(*, run_id, message: dict) -> None:
     """Send a stream message to the run's watchers once the current transaction commits."""
 
-    group, event = training_group(run_id), {"type": "training.message", "message": message}
+    # Encoded once here, not once per watching socket in every server process.
+    event = {
+        "type": "training.message",
+        "kind": message["type"],
+        "seq": message.get("seq"),
+        "text": json.dumps(message),
+    }
+    group = training_group(run_id)
 
     def send() -> None:
         sender = active_sender()
