@@ -7,6 +7,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -39,7 +40,20 @@ async def _layer_round_trip() -> str:
 
 
 def check_channel_layer() -> str:
+    """Redis answers (the pub/sub layer has no way to drop a probe channel once it
+    has subscribed to it, so a round trip per probe would leak subscriptions);
+    the in-memory layer of a single process gets a real round trip."""
     try:
+        if settings.REDIS_URL:
+            import redis
+
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+            )
+            try:
+                return "ok" if client.ping() else "down"
+            finally:
+                client.close()
         return async_to_sync(_layer_round_trip)()
     except Exception as exc:  # noqa: BLE001
         logger.warning("health: channel layer check failed: %s", exc)

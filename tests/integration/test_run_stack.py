@@ -113,12 +113,12 @@ def exercise(stack) -> None:
         body = httpx.get(f"{base}/api/health", timeout=5).json()
         return body if body["status"] == "ok" else None
 
-    health = wait_for(healthy, 60, "a healthy stack")
+    health = wait_for(healthy, 120, "a healthy stack")
     assert health["database"] == "ok"
     assert health["channel_layer"] == "ok"
     assert health["workers"]["status"] == "ok" and health["workers"]["workers"] >= 1
 
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with httpx.Client(base_url=base, timeout=30) as http:
         registered = http.post(
             "/api/auth/register", json={"username": "nina", "password": "a-long-enough-pass-42"}
         )
@@ -130,18 +130,18 @@ def exercise(stack) -> None:
         ticket = http.post("/api/auth/ws-ticket", headers=auth).json()["ticket"]
 
     with connect(
-        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=10
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=20
     ) as ws:
-        assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "user": "nina"}
+        assert json.loads(ws.recv(timeout=20)) == {"type": "hello", "user": "nina"}
         ws.send(json.dumps({"n": 42}))
-        assert json.loads(ws.recv(timeout=10))["data"] == {"n": 42}
+        assert json.loads(ws.recv(timeout=20))["data"] == {"n": 42}
 
     # A second socket with the same ticket is closed with 4401 over the real wire.
     with connect(
-        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=10
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=20
     ) as ws:
         with pytest.raises(Exception) as closed:
-            ws.recv(timeout=10)
+            ws.recv(timeout=20)
         assert ws.close_code == 4401, closed.value
 
     # Ctrl-C (SIGINT to honcho, the terminal's foreground process) stops all three.

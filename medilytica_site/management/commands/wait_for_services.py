@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = "Wait (up to --timeout seconds) for the database and REDIS_URL to answer."
 
     def add_arguments(self, parser):
-        parser.add_argument("--timeout", type=float, default=30.0)
+        parser.add_argument("--timeout", type=float, default=60.0)
 
     def handle(self, *args, **options):
         deadline = time.monotonic() + options["timeout"]
