@@ -61,35 +61,20 @@ def read_page(
 ) -> dict[str, Any]:
     """Rows [offset, offset + limit) as JSON-safe lists, reading only the row groups
     that hold them. Returns {columns, rows, total_rows, offset, limit}."""
+    rows: list[list[Any]] = []
     with pq.ParquetFile(source, metadata=metadata) as reader:
         meta = reader.metadata
         names = reader.schema_arrow.names
         total = meta.num_rows
-        starts = row_group_starts(meta)
-        first = max(0, bisect.bisect_right(starts, offset) - 1)
-        end = min(offset + limit, total)
-        groups = []
-        group = first
-        while group < meta.num_row_groups and starts[group] < end:
-            groups.append(group)
-            group += 1
-        if offset >= total or not groups:
-            return {
-                "columns": names,
-                "rows": [],
-                "total_rows": total,
-                "offset": offset,
-                "limit": limit,
-            }
-        table = reader.read_row_groups(groups, use_threads=len(groups) > 1)
-    page = table.slice(offset - starts[first], end - offset)
-    return {
-        "columns": names,
-        "rows": rows_as_json(page),
-        "total_rows": total,
-        "offset": offset,
-        "limit": limit,
-    }
+        if offset < total:
+            starts = row_group_starts(meta)
+            first = bisect.bisect_right(starts, offset) - 1
+            end = min(offset + limit, total)
+            # Row groups from the one holding `offset` to the last one starting before `end`.
+            groups = list(range(first, bisect.bisect_left(starts, end)))
+            table = reader.read_row_groups(groups, use_threads=len(groups) > 1)
+            rows = rows_as_json(table.slice(offset - starts[first], end - offset))
+    return {"columns": names, "rows": rows, "total_rows": total, "offset": offset, "limit": limit}
 
 
 def row_group_starts(meta: pq.FileMetaData) -> list[int]:

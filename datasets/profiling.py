@@ -121,16 +121,13 @@ def column_profile(name: str, column: pa.ChunkedArray, rows: int) -> dict[str, A
         if pa.types.is_floating(kind_of) and unique <= CLASSIFICATION_MAX_UNIQUE:
             counted = pc.value_counts(column)
     profile["unique"] = unique
-    if numeric and present:
+    if (numeric or temporal) and present:
         bounds = pc.min_max(column)
         profile["min"] = json_value(bounds["min"].as_py())
         profile["max"] = json_value(bounds["max"].as_py())
+    if numeric and present:
         profile["mean"] = json_value(pc.mean(column).as_py())
         profile["std"] = json_value(pc.stddev(column, ddof=1).as_py()) if present > 1 else None
-    elif temporal and present:
-        bounds = pc.min_max(column)
-        profile["min"] = json_value(bounds["min"].as_py())
-        profile["max"] = json_value(bounds["max"].as_py())
     if pa.types.is_boolean(kind_of):
         profile["kind"] = "boolean"
     elif numeric:

@@ -302,7 +302,7 @@ def dataset_preview(
         raise ValueError(f"offset must be >= 0 and limit within 1..{PREVIEW_MAX_LIMIT}")
     with _parquet_source(dataset) as source:
         page = columnar.read_page(
-            source, offset=offset, limit=limit, metadata=_parquet_metadata(dataset)
+            source, offset=offset, limit=limit, metadata=_parquet_metadata(dataset, source)
         )
     audit_record(
         action="dataset.preview",
@@ -400,14 +400,19 @@ _metadata_lock = threading.Lock()
 METADATA_CACHE_SIZE = 256
 
 
-def _parquet_metadata(dataset: Dataset) -> pq.FileMetaData:
-    """The Parquet footer, parsed once per process: the copy never changes after ingest."""
+def _parquet_metadata(dataset: Dataset, source: str | IO[bytes] | None = None) -> pq.FileMetaData:
+    """The Parquet footer, parsed once per process: the copy never changes after ingest.
+
+    Pass the already open Parquet copy as `source` so a cache miss does not open it again."""
     cache_key = (dataset.parquet_key, dataset.parquet_size_bytes)
     with _metadata_lock:
         cached = _metadata_cache.get(cache_key)
     if cached is not None:
         return cached
-    with _parquet_source(dataset) as source:
+    if source is None:
+        with _parquet_source(dataset) as opened:
+            metadata = pq.read_metadata(opened)
+    else:
         metadata = pq.read_metadata(source)
     with _metadata_lock:
         if len(_metadata_cache) >= METADATA_CACHE_SIZE:
