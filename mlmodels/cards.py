@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .loading import final_estimator
 from .models import ModelArtifact
 
 
@@ -187,7 +188,7 @@ def model_graph(*, artifact: ModelArtifact, pipeline: Any) -> dict[str, Any]:
 
 
 def _generic_graph(artifact: ModelArtifact, pipeline: Any) -> dict[str, Any]:
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    final = final_estimator(pipeline)
     features = [entry["name"] for entry in artifact.feature_schema][:20]
     nodes = [
         {"id": f"f{i}", "label": name, "type": "feature", "color": "#4C78A8"}

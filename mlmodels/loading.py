@@ -51,12 +51,17 @@ class LoadedModel:
             if fitted_on is not None
             else [entry["name"] for entry in self.feature_schema]
         )
+        # Worked out once per loaded model, not on every predict.
+        self._by_name = fitted_on is not None
         self._has_proba = self.task == "classification" and hasattr(self.pipeline, "predict_proba")
-        final = self.pipeline.steps[-1][1] if hasattr(self.pipeline, "steps") else self.pipeline
+        self._uses_threshold = (
+            self.threshold is not None and self._has_proba and len(self.classes or []) == 2
+        )
+        final = final_estimator(self.pipeline)
         self._is_torch = hasattr(final, "module") and hasattr(final, "spec")
 
     def _inputs(self, frame: pd.DataFrame) -> Any:
-        if getattr(self.pipeline, "feature_names_in_", None) is not None:
+        if self._by_name:
             return frame[self.input_columns]
         # Fitted on a bare array (e.g. an uploaded state dict): columns in schema order.
         return frame[self.input_columns].to_numpy(dtype=np.float32)
@@ -87,10 +92,6 @@ class LoadedModel:
             yield
         finally:
             torch.set_num_threads(before)
-
-    @property
-    def _uses_threshold(self) -> bool:
-        return self.threshold is not None and self._has_proba and len(self.classes or []) == 2
 
     def _threshold_labels(self, proba: np.ndarray) -> np.ndarray:
         """The positive class where its probability reaches the threshold, else the other."""
@@ -125,6 +126,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def final_estimator(pipeline: Any) -> Any:
+    """The last step of a Pipeline, or the estimator itself."""
+    return pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
 
 
 def classes_of(estimator: Any) -> list | None:

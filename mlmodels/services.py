@@ -42,6 +42,7 @@ from .loading import (
     LoadedModel,
     bundle_pipeline,
     classes_of,
+    final_estimator,
     model_from_bytes,
 )
 from .models import FileFormat, Framework, ModelAlias, ModelArtifact, Source, Task, normalise_name
@@ -88,9 +89,8 @@ def library_versions(*, framework: str) -> dict[str, str]:
 
 def _json_params(estimator: Any) -> dict[str, Any]:
     """The final estimator's own parameters that are plain JSON values."""
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
     try:
-        params = final.get_params(deep=False)
+        params = final_estimator(estimator).get_params(deep=False)
     except AttributeError:
         return {}
     plain = (str, int, float, bool, type(None))
@@ -187,7 +187,7 @@ def model_register(
         source=Source.TRAINING,
         target=target,
         feature_schema=schema,
-        class_labels=list(class_labels or classes_of(_final(pipeline)) or []),
+        class_labels=list(class_labels or classes_of(final_estimator(pipeline)) or []),
         metrics=metrics or {},
         hyperparameters=hyperparameters or {},
         threshold=threshold,
@@ -203,7 +203,7 @@ def model_register(
 
 
 def _estimator_name(pipeline: Any) -> str:
-    final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
+    final = final_estimator(pipeline)
     return f"{type(final).__module__}.{type(final).__qualname__}"
 
 
@@ -334,7 +334,7 @@ def model_upload(
         if suffix in (".pt", ".pth"):
             prepared = _prepare_state_dict(raw, architecture, feature_schema, task, class_labels)
         elif suffix in (".mlbundle", ".zip"):
-            prepared = _prepare_bundle(raw, feature_schema, task, class_labels)
+            prepared = _prepare_bundle(raw, feature_schema, task)
         else:
             prepared = _prepare_sklearn(raw, suffix, feature_schema, task)
     except ModelFileError as exc:
@@ -431,7 +431,7 @@ def _prepare_sklearn(raw: bytes, suffix: str, feature_schema: Any, task: str | N
     }
 
 
-def _prepare_bundle(raw: bytes, feature_schema: Any, task: str | None, classes: Any) -> dict:
+def _prepare_bundle(raw: bytes, feature_schema: Any, task: str | None) -> dict:
     bundle = bundle_loads(raw)
     pipeline = bundle_pipeline(bundle)
     architecture = bundle.architecture
@@ -444,14 +444,12 @@ def _prepare_bundle(raw: bytes, feature_schema: Any, task: str | None, classes: 
         "file_format": FileFormat.BUNDLE,
         "framework": Framework.PYTORCH,
         "task": _task_of(pipeline, task),
-        "feature_schema": _numeric_only(schema) if pipeline is _final(pipeline) else schema,
-        "class_labels": classes_of(_final(pipeline)) or [],
+        "feature_schema": _numeric_only(schema)
+        if pipeline is final_estimator(pipeline)
+        else schema,
+        "class_labels": classes_of(final_estimator(pipeline)) or [],
         "architecture": architecture,
     }
-
-
-def _final(pipeline: Any) -> Any:
-    return pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
 
 
 def _numeric_only(schema: list[dict]) -> list[dict]:
@@ -700,20 +698,7 @@ def model_alias_set(
             current.artifact = artifact
             current.updated_by = user
             current.save(update_fields=["artifact", "updated_by", "updated_at"])
-        audit_record(
-            action="model.alias.set",
-            user=user,
-            object_type="model",
-            object_id=artifact.pk,
-            workspace_id=artifact.workspace_id,
-            request=request,
-            detail={
-                "name": artifact.name,
-                "alias": alias,
-                "old_version": old_version,
-                "new_version": artifact.version,
-            },
-        )
+        _alias_audit("set", artifact, alias, old_version, artifact.version, user, request)
     return current
 
 
@@ -729,17 +714,21 @@ def model_alias_unset(
         if current is None:
             raise ModelAlias.DoesNotExist(f"This version has no alias {alias!r}.")
         current.delete()
-        audit_record(
-            action="model.alias.unset",
-            user=user,
-            object_type="model",
-            object_id=artifact.pk,
-            workspace_id=artifact.workspace_id,
-            request=request,
-            detail={
-                "name": artifact.name,
-                "alias": alias,
-                "old_version": artifact.version,
-                "new_version": None,
-            },
-        )
+        _alias_audit("unset", artifact, alias, artifact.version, None, user, request)
+
+
+def _alias_audit(verb, artifact, alias, old_version, new_version, user, request) -> None:
+    audit_record(
+        action=f"model.alias.{verb}",
+        user=user,
+        object_type="model",
+        object_id=artifact.pk,
+        workspace_id=artifact.workspace_id,
+        request=request,
+        detail={
+            "name": artifact.name,
+            "alias": alias,
+            "old_version": old_version,
+            "new_version": new_version,
+        },
+    )

@@ -9,37 +9,23 @@ router.register("models", views.ModelArtifactViewSet, basename="model")
 
 MODEL = rf"^models/(?P<pk>{UUID_RE})"
 
+
+def _action(path: str, view, actions: dict[str, str], name: str):
+    """One action route of a model; the trailing slash is optional."""
+    return re_path(rf"{MODEL}/{path}/?$", view.as_view(actions), name=name)
+
+
 urlpatterns = [
     re_path(
         r"^models/upload/?$",
         views.ModelUploadView.as_view({"post": "create"}),
         name="model-upload",
     ),
-    re_path(
-        rf"{MODEL}/download/?$",
-        views.ModelDownloadView.as_view({"get": "retrieve"}),
-        name="model-download",
-    ),
-    re_path(
-        rf"{MODEL}/predict/?$",
-        views.ModelPredictView.as_view({"post": "predict"}),
-        name="model-predict",
-    ),
-    re_path(
-        rf"{MODEL}/card/?$", views.ModelCardView.as_view({"get": "retrieve"}), name="model-card"
-    ),
-    re_path(
-        rf"{MODEL}/graph/?$", views.ModelGraphView.as_view({"get": "retrieve"}), name="model-graph"
-    ),
-    re_path(
-        rf"{MODEL}/aliases/?$",
-        views.ModelAliasView.as_view({"post": "create"}),
-        name="model-aliases",
-    ),
-    re_path(
-        rf"{MODEL}/aliases/(?P<alias>[^/]+)/?$",
-        views.ModelAliasView.as_view({"delete": "destroy"}),
-        name="model-alias",
-    ),
+    _action("download", views.ModelDownloadView, {"get": "retrieve"}, "model-download"),
+    _action("predict", views.ModelPredictView, {"post": "predict"}, "model-predict"),
+    _action("card", views.ModelCardView, {"get": "retrieve"}, "model-card"),
+    _action("graph", views.ModelGraphView, {"get": "retrieve"}, "model-graph"),
+    _action("aliases", views.ModelAliasView, {"post": "create"}, "model-aliases"),
+    _action("aliases/(?P<alias>[^/]+)", views.ModelAliasView, {"delete": "destroy"}, "model-alias"),
     *router.urls,
 ]

@@ -53,6 +53,14 @@ def model_file_error(exc: ModelFileError) -> Response:
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
+def model_unavailable(exc: ModelFileError) -> Response:
+    """409 for a stored file that no longer loads (e.g. its sha256 no longer matches)."""
+    return Response(
+        {"detail": f"The stored model cannot be loaded: {exc}", "code": "model_unavailable"},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
 class MarkdownRenderer(renderers.BaseRenderer):
     media_type = "text/markdown"
     format = "md"
@@ -197,13 +205,7 @@ class ModelPredictView(ModelScopedView):
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         except ModelFileError as exc:
-            return Response(
-                {
-                    "detail": f"The stored model cannot be loaded: {exc}",
-                    "code": "model_unavailable",
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            return model_unavailable(exc)
         # The output serializer documents the shape; the dict is returned as built,
         # since re-validating thousands of floats would dominate the request's time.
         return Response(out)
@@ -232,13 +234,7 @@ class ModelGraphView(ModelScopedView):
         try:
             loaded = services.model_load(artifact=artifact)
         except ModelFileError as exc:
-            return Response(
-                {
-                    "detail": f"The stored model cannot be loaded: {exc}",
-                    "code": "model_unavailable",
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            return model_unavailable(exc)
         return Response(model_graph(artifact=artifact, pipeline=loaded.pipeline))
 
 
