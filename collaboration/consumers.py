@@ -152,6 +152,7 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
         self.gap_task: asyncio.Task | None = None
         self.presence_version = 0
         self.last_typing = 0.0
+        self.chat_user = selectors.chat_user(self.user)  # for typing notices
         # Join the group before reading history: a message is then either in the
         # history or arrives as a broadcast (or both; the seq drops the repeat).
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -165,9 +166,7 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
             room_id=self.room_id, user=self.user, channel_name=self.channel_name
         )
         await self.presence_update(version, users)
-        await self.channel_layer.group_send(
-            self.group, {"type": "chat.presence", "version": version, "users": users}
-        )
+        await self.presence_broadcast(version, users)
         self.heartbeat = asyncio.create_task(self.presence_heartbeat())
 
     async def disconnect(self, code) -> None:
@@ -180,9 +179,7 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
         version, users = await database_sync_to_async(services.presence_leave)(
             room_id=self.room_id, channel_name=self.channel_name
         )
-        await self.channel_layer.group_send(
-            self.group, {"type": "chat.presence", "version": version, "users": users}
-        )
+        await self.presence_broadcast(version, users)
 
     async def presence_heartbeat(self) -> None:
         while True:
@@ -196,9 +193,12 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
                 continue
             if changed:
                 version, users = changed
-                await self.channel_layer.group_send(
-                    self.group, {"type": "chat.presence", "version": version, "users": users}
-                )
+                await self.presence_broadcast(version, users)
+
+    async def presence_broadcast(self, version: int, users: list) -> None:
+        await self.channel_layer.group_send(
+            self.group, {"type": "chat.presence", "version": version, "users": users}
+        )
 
     async def presence_update(self, version: int, users: list) -> None:
         if version > self.presence_version:
@@ -225,9 +225,9 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
             now = time.monotonic()
             if now - self.last_typing >= self.TYPING_INTERVAL:
                 self.last_typing = now
-                user = selectors.chat_user(self.user)
                 await self.channel_layer.group_send(
-                    self.group, {"type": "chat.typing", "user": user, "sender": self.channel_name}
+                    self.group,
+                    {"type": "chat.typing", "user": self.chat_user, "sender": self.channel_name},
                 )
         else:
             await self.error("bad_request", f"Unknown message type {kind!r}.")
@@ -377,8 +377,8 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
         self.group = code_group(self.room_id)
         self.can_edit = role_allows(self.role, Role.EDITOR)
         self.refused_edits = 0
-        self.clients: dict[int, int] = {}  # awareness client id -> clock, of this socket
-        self.awareness: dict[int, tuple[int, str]] = {}  # of this socket's clients
+        # awareness client id -> (clock, state), of this socket's clients
+        self.awareness: dict[int, tuple[int, str]] = {}
         self.ahead: dict[int, float] = {}  # seq -> arrival, of updates relayed past a gap
         self.gap_task: asyncio.Task | None = None
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -399,8 +399,9 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
         if self.gap_task is not None:
             self.gap_task.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
-        if self.clients:
-            gone = create_awareness_message(yjs.awareness_removal(self.clients))
+        if self.awareness:
+            clocks = {client_id: clock for client_id, (clock, _) in self.awareness.items()}
+            gone = create_awareness_message(yjs.awareness_removal(clocks))
             await self.channel_layer.group_send(
                 self.group,
                 {"type": "code.awareness", "frame": gone, "sender": self.channel_name},
@@ -474,10 +475,8 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             raise yjs.ProtocolError("awareness update too large")
         for client_id, clock, state in yjs.awareness_entries(yjs.read_payload(frame, 1)):
             if state == "null":
-                self.clients.pop(client_id, None)
                 self.awareness.pop(client_id, None)
             else:
-                self.clients[client_id] = clock
                 self.awareness[client_id] = (clock, state)
         await self.channel_layer.group_send(
             self.group, {"type": "code.awareness", "frame": frame, "sender": self.channel_name}

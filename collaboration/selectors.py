@@ -145,17 +145,24 @@ def presence_users(*, room_id) -> list[ChatUser]:
 # --- code documents ----------------------------------------------------------------------
 
 
+def code_document_state(document: CodeDocument) -> list[bytes]:
+    """The document's snapshot, then its log after it up to last_seq, in order."""
+    log = CodeUpdate.objects.filter(
+        document=document, seq__gt=document.snapshot_seq, seq__lte=document.last_seq
+    ).order_by("seq")
+    return [
+        bytes(document.snapshot or b""),
+        *(bytes(d) for d in log.values_list("data", flat=True)),
+    ]
+
+
 def code_document_updates(*, room_id) -> tuple[list[bytes], int]:
     """Everything needed to rebuild a room's document: the snapshot, then the log
     after it; and the seq of the last update included."""
     document = CodeDocument.objects.filter(room_id=room_id).first()
     if document is None:
         return [], 0
-    log = CodeUpdate.objects.filter(
-        document_id=room_id, seq__gt=document.snapshot_seq, seq__lte=document.last_seq
-    ).order_by("seq")
-    log_data = [bytes(d) for d in log.values_list("data", flat=True)]
-    return [bytes(document.snapshot or b""), *log_data], document.last_seq
+    return code_document_state(document), document.last_seq
 
 
 def code_updates_between(
@@ -175,8 +182,6 @@ def code_updates_between(
 
 def code_document_text(*, room: Room) -> tuple[str, datetime | None]:
     """The text of the room's shared `code` type, and when it last changed."""
-    updates, _ = code_document_updates(room_id=room.pk)
-    updated_at = (
-        CodeDocument.objects.filter(room_id=room.pk).values_list("updated_at", flat=True).first()
-    )
-    return yjs.doc_text(yjs.doc_from_updates(updates)), updated_at
+    document = CodeDocument.objects.filter(room_id=room.pk).first()
+    updates = code_document_state(document) if document else []
+    return yjs.doc_text(yjs.doc_from_updates(updates)), (document.updated_at if document else None)
