@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 
 from .models import Role
 from .selectors import role_allows, workspace_role
@@ -28,3 +28,14 @@ class WorkspaceRolePermission(permissions.BasePermission):
             return role is not None
         needed = getattr(view, "write_roles", {}).get(view.action, self.write_role)
         return role_allows(role, needed)
+
+
+def require_role(*, user, workspace_id, needed: str = Role.EDITOR) -> str:
+    """The caller's role in the workspace, if it allows `needed`: 404 for
+    non-members (they may not learn it exists), 403 for too low a role."""
+    role = workspace_role(user=user, workspace_id=workspace_id)
+    if role is None:
+        raise exceptions.NotFound("Workspace not found.")
+    if not role_allows(role, needed):
+        raise exceptions.PermissionDenied(WorkspaceRolePermission.message)
+    return role

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import yjs
-from .events import ChatUser, chat_group
+from .events import ChatUser, chat_group, notifications_group, workspace_event
 from .limits import limit
 from .models import (
     AuditEvent,
@@ -192,24 +192,17 @@ def notify_workspace(*, type: str, workspace_id, object_id, data: dict | None = 
     Events in SYSTEM_MESSAGE_TEXTS are also posted as a system message in the
     workspace's general room, in the caller's transaction. Call from sync code.
     """
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-    from django.utils import timezone
-
-    from .events import notifications_group, workspace_event
-
     event = workspace_event(
         type=type, workspace_id=workspace_id, object_id=object_id, data=data, time=timezone.now()
     )
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(
-                notifications_group(workspace_id), {"type": "workspace.event", "event": event}
-            )
-
-    transaction.on_commit(send, robust=True)
+    transaction.on_commit(
+        partial(
+            _group_send,
+            notifications_group(workspace_id),
+            {"type": "workspace.event", "event": event},
+        ),
+        robust=True,
+    )
 
     template = SYSTEM_MESSAGE_TEXTS.get(type)
     if template is not None:
@@ -303,6 +296,11 @@ def room_general_ensure(*, workspace_id) -> Room:
 # --- chat -------------------------------------------------------------------------------
 
 
+def _author(user):
+    """The user to store as a message's or update's author: None for anonymous."""
+    return user if user is not None and user.is_authenticated else None
+
+
 class ChatRejected(Exception):
     """A message the server will not save; `code` is one of events.ChatErrorCode."""
 
@@ -369,7 +367,7 @@ def chat_message_create(
     return ChatMessage.objects.create(
         room_id=room_id,
         seq=seq,
-        user=user if user is not None and user.is_authenticated else None,
+        user=_author(user),
         kind=kind,
         text=text,
         # Round-trip through JSON so what is stored is exactly what is broadcast.
@@ -497,7 +495,7 @@ def code_updates_append(*, updates: list[tuple[Any, Any, bytes]]) -> list[int]:
                     document=document,
                     seq=first + offset,
                     data=data,
-                    user=user if user is not None and user.is_authenticated else None,
+                    user=_author(user),
                     created_at=now,
                 )
             )
@@ -508,12 +506,9 @@ def code_updates_append(*, updates: list[tuple[Any, Any, bytes]]) -> list[int]:
 
 
 def _code_document_compact(document: CodeDocument) -> None:
-    log = CodeUpdate.objects.filter(
-        document=document, seq__gt=document.snapshot_seq, seq__lte=document.last_seq
-    ).order_by("seq")
-    snapshot = yjs.updates_compact(
-        [bytes(document.snapshot or b""), *(bytes(d) for d in log.values_list("data", flat=True))]
-    )
+    from .selectors import code_document_state
+
+    snapshot = yjs.updates_compact(code_document_state(document))
     # The previous round of updates goes; this round stays for consumers catching up.
     CodeUpdate.objects.filter(document=document, seq__lte=document.snapshot_seq).delete()
     CodeDocument.objects.filter(pk=document.pk).update(

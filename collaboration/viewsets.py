@@ -14,8 +14,8 @@ from rest_framework import exceptions, viewsets
 from rest_framework.routers import SimpleRouter
 
 from .models import Role, Workspace
-from .permissions import WorkspaceRolePermission
-from .selectors import personal_workspace, restrict_to_member, role_allows, workspace_role
+from .permissions import WorkspaceRolePermission, require_role
+from .selectors import personal_workspace, restrict_to_member
 
 # A canonical UUID and nothing else: a 36-character look-alike never reaches a view,
 # where the ORM would raise on it (found by schemathesis).
@@ -59,11 +59,7 @@ class WorkspaceScopedViewSet(viewsets.GenericViewSet):
                 raise exceptions.ValidationError({"workspace": ["This field is required."]})
             return workspace
         workspace_id = parse_uuid(workspace_id, field="workspace")
-        role = workspace_role(user=user, workspace_id=workspace_id)
-        if role is None:
-            raise exceptions.NotFound("Workspace not found.")
-        if not role_allows(role, needed):
-            raise exceptions.PermissionDenied(WorkspaceRolePermission.message)
+        require_role(user=user, workspace_id=workspace_id, needed=needed)
         return Workspace.objects.get(pk=workspace_id)
 
 

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from collaboration.consumers import AuthenticatedJsonConsumer
 
 from .events import training_group
-from .models import ACTIVE_STATUSES, TERMINAL_STATUSES, TrainingRun
+from .models import TERMINAL_STATUSES, TrainingRun
 from .selectors import run_snapshot
 from .services import run_watchdog
 
@@ -45,22 +45,14 @@ class TrainingStreamConsumer(AuthenticatedJsonConsumer):
         snapshot = await database_sync_to_async(run_snapshot)(run_id=self.run_id)
         self.last_seq = snapshot["seq"]
         await self.send_json(snapshot)
-        if snapshot["status"] in ACTIVE_STATUSES:
+        if snapshot["status"] not in TERMINAL_STATUSES:  # queued runs start later
             self.watch_task = asyncio.ensure_future(self.watch())
 
     async def watch(self) -> None:
-        """While the run is active, look for a dead worker so watchers hear of it fast."""
+        """While the run is active, look for a dead worker so watchers hear of it fast.
+        Ends when the run's last message (`completed` or `error`) passes through."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            status = await database_sync_to_async(
-                lambda: (
-                    TrainingRun.objects.filter(pk=self.run_id)
-                    .values_list("status", flat=True)
-                    .first()
-                )
-            )()
-            if status in TERMINAL_STATUSES or status is None:
-                return
             await database_sync_to_async(run_watchdog)(run_ids=[self.run_id])
 
     async def training_message(self, event) -> None:
@@ -69,6 +61,8 @@ class TrainingStreamConsumer(AuthenticatedJsonConsumer):
             if event["seq"] <= self.last_seq:
                 return
             self.last_seq = event["seq"]
+        elif event["kind"] in ("completed", "error") and self.watch_task is not None:
+            self.watch_task.cancel()
         await self.send(text_data=event["text"])
 
     async def receive_json(self, content, **kwargs) -> None:

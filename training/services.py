@@ -88,14 +88,16 @@ def _status_message(run: TrainingRun) -> dict:
 # --- start and stop -------------------------------------------------------------------
 
 
-def run_config_build(*, dataset, data: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+def run_config_build(*, dataset, data: dict[str, Any]) -> dict[str, Any]:
     """Validate a start request against the engine and return the engine config as JSON.
 
     Raises RunConfigError naming the field (target, model_type, hyperparameters.x, ...).
     """
+    from datasets.selectors import dataset_columns
     from datasets.services import dataset_load_dataframe
     from training.ml import ConfigError, TrainConfig, infer_task, validate_config
 
+    columns = dataset_columns(dataset=dataset)
     fields = {k: v for k, v in data.items() if v is not None}
     try:
         config = TrainConfig.from_dict(fields)
@@ -122,14 +124,12 @@ def run_start(
     dataset,
     config: dict[str, Any],
     name: str = "",
-    task: str | None = None,
     request=None,
     enqueue: bool = True,
 ) -> TrainingRun:
     """Record a queued run and hand it to the workers after the transaction commits.
 
-    `config` is an engine config already checked by `run_config_build`; `task` is
-    the inferred task when the caller knows it (the worker fills it in otherwise).
+    `config` is an engine config built by `run_config_build` (its task is decided).
     `enqueue=False` leaves the run for the caller to execute in-process.
     """
     run = TrainingRun.objects.create(
@@ -138,7 +138,7 @@ def run_start(
         created_by=user,
         name=name or f"{config['model_type']} on {dataset.name}",
         model_type=config["model_type"],
-        task=config.get("task") or task or "",
+        task=config["task"],
         target=config["target"],
         features=config.get("features"),
         hyperparameters=config.get("hyperparameters") or {},
@@ -346,7 +346,6 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
     from mlmodels.services import model_register
 
     threshold = summary.get("threshold") or {}
-    dataset = run.dataset
     return model_register(
         workspace=run.workspace,
         user=run.created_by,
@@ -359,7 +358,7 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
         class_labels=summary.get("class_labels"),
         metrics=summary.get("metrics") or {},
         hyperparameters=(summary.get("model") or {}).get("hyperparameters") or run.hyperparameters,
-        dataset=dataset,
+        dataset=run.dataset,
         source_run_id=run.pk,
         threshold=threshold.get("value"),
         extra={
@@ -376,6 +375,17 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
 def run_execute(*, run_id, on_progress: Callable[[dict], None] | None = None) -> TrainingRun | None:
     """Train one queued run to the end, recording every step. Never raises for a
     training failure: the run ends `failed` with the reason, and clients are told."""
+    try:
+        return _execute(run_id, on_progress)
+    finally:
+        # A worker hands messages to its background sender: let the last ones leave
+        # before the task returns (and the process may be recycled).
+        sender = active_sender()
+        if sender is not None and not sender.flush():
+            logger.warning("training: stream messages still unsent after 10 s")
+
+
+def _execute(run_id, on_progress: Callable[[dict], None] | None) -> TrainingRun | None:
     run = _claim(run_id)
     if run is None:
         logger.info("training: run %s is not queued; nothing to do", run_id)
@@ -388,19 +398,13 @@ def run_execute(*, run_id, on_progress: Callable[[dict], None] | None = None) ->
         _fail(run, _describe(exc), traceback=tb.format_exc())
         return run
     if recorder.overran:
-        _fail(run, f"The run took longer than MAX_TRAINING_TIME ({settings.MAX_TRAINING_TIME} s).")
+        _fail(run, _overran())
         return run
     try:
         _complete(run, result)
     except Exception as exc:  # noqa: BLE001 - e.g. storage full: the run fails, with why
         _fail(run, f"Saving the results failed: {_describe(exc)}", traceback=tb.format_exc())
     return run
-
-
-def _flush_stream() -> None:
-    sender = active_sender()
-    if sender is not None and not sender.flush():
-        logger.warning("training: stream messages still unsent after 10 s")
 
 
 def _train(run: TrainingRun, recorder: RunRecorder):
@@ -426,7 +430,7 @@ def _complete(run: TrainingRun, result) -> None:
     summary = result.to_dict()
     stopped = result.status == "stopped"
     artifact = None
-    if getattr(result, "pipeline", None) is not None and not stopped:
+    if result.pipeline is not None and not stopped:
         artifact = _model_register(run, result, summary)
     with transaction.atomic():
         run.results, run.task, run.model = summary, result.task, artifact
@@ -448,10 +452,11 @@ def _complete(run: TrainingRun, result) -> None:
         )
 
 
-def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> None:
+def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> bool:
+    """Fail the run and tell its watchers; False when it had already ended."""
     with transaction.atomic():
         if not run.finish(RunStatus.FAILED, error=message, traceback=traceback):
-            return
+            return False
         run_broadcast(run_id=run.pk, message=_status_message(run))
         run_broadcast(run_id=run.pk, message={"type": "error", "message": message})
         notify_workspace(
@@ -462,6 +467,11 @@ def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> None:
         )
     if traceback:
         logger.error("training: run %s failed: %s\n%s", run.pk, message, traceback)
+    return True
+
+
+def _overran() -> str:
+    return f"The run took longer than MAX_TRAINING_TIME ({settings.MAX_TRAINING_TIME} s)."
 
 
 def _describe(exc: Exception) -> str:
@@ -507,10 +517,9 @@ def run_watchdog(*, now=None, run_ids=None) -> list[str]:
         elif run.started_at and run.started_at < now - timedelta(
             seconds=settings.MAX_TRAINING_TIME + 2 * settings.TRAINING_HEARTBEAT_TIMEOUT
         ):
-            reason = f"The run took longer than MAX_TRAINING_TIME ({settings.MAX_TRAINING_TIME} s)."
+            reason = _overran()
         else:
             continue
-        _fail(run, reason)
-        if run.status == RunStatus.FAILED and run.error == reason:
+        if _fail(run, reason):
             failed.append(str(run.pk))
     return failed

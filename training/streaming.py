@@ -61,18 +61,13 @@ _lock = threading.Lock()
 
 
 def background_sender() -> BackgroundSender:
-    """The worker process's one sender, started on first use."""
+    """The worker process's one sender, started on first use by the worker task (never
+    in sync mode, where the in-memory layer lives on the caller's event loop)."""
     global _sender
     with _lock:
         if _sender is None:
             _sender = BackgroundSender()
         return _sender
-
-
-def enable_background_sending() -> None:
-    """Called by the worker task (never in sync mode, where the in-memory layer lives
-    on the caller's event loop and must be reached through it)."""
-    background_sender()
 
 
 def active_sender() -> BackgroundSender | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import services
 from .models import TrainingRun
-from .streaming import enable_background_sending
+from .streaming import background_sender
 
 
 def train_run(run_id: str) -> str | None:
@@ -13,7 +13,7 @@ def train_run(run_id: str) -> str | None:
 
     if not Conf.SYNC:
         _one_thread_per_worker(run_id)
-        enable_background_sending()
+        background_sender()
     run = services.run_execute(run_id=run_id)
     return run.status if run else None
 

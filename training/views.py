@@ -8,9 +8,7 @@ from rest_framework import exceptions, mixins, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collaboration.models import Role
-from collaboration.permissions import WorkspaceRolePermission
-from collaboration.selectors import restrict_to_member, role_allows, workspace_role
+from collaboration.permissions import require_role
 from collaboration.viewsets import WorkspaceScopedViewSet
 
 from . import services
@@ -31,11 +29,6 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The run is not in a state that allows this."
-
-
-def _require_role(user, workspace_id, needed: str = Role.EDITOR) -> None:
-    if not role_allows(workspace_role(user=user, workspace_id=workspace_id), needed):
-        raise exceptions.PermissionDenied(WorkspaceRolePermission.message)
 
 
 def _run(request, run_id) -> TrainingRun:
@@ -63,24 +56,16 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
 class RunStartView(APIView):
     @extend_schema(request=RunStartSerializer, responses={202: RunSerializer})
     def post(self, request):
-        from datasets.models import Dataset
-        from datasets.selectors import dataset_columns
+        from datasets.selectors import dataset_get_for_user
 
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        try:
-            dataset = restrict_to_member(Dataset.objects.all(), user=request.user).get(
-                pk=fields.pop("dataset")
-            )
-        except Dataset.DoesNotExist:
-            raise exceptions.NotFound("Dataset not found.") from None
-        _require_role(request.user, dataset.workspace_id)
+        dataset = dataset_get_for_user(user=request.user, id=fields.pop("dataset"))
+        require_role(user=request.user, workspace_id=dataset.workspace_id)
         name = fields.pop("name", "")
         try:
-            config = services.run_config_build(
-                dataset=dataset, data=fields, columns=dataset_columns(dataset=dataset)
-            )
+            config = services.run_config_build(dataset=dataset, data=fields)
         except services.RunConfigError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
         run = services.run_start(
@@ -100,7 +85,7 @@ class RunStopView(APIView):
     @extend_schema(request=None, responses={202: RunStatusSerializer})
     def post(self, request, run_id):
         run = _run(request, run_id)
-        _require_role(request.user, run.workspace_id)
+        require_role(user=request.user, workspace_id=run.workspace_id)
         try:
             run = services.run_stop(run=run, user=request.user, request=request)
         except services.RunConflict as exc:

@@ -148,8 +148,19 @@ def test_last_owner_cannot_leave_or_be_demoted(team, client_for):
 
 
 def test_workspace_filter_rejects_bad_uuid(team, client_for):
-    response = client_for(team.owner).get("/api/workspaces?workspace=not-a-uuid")
-    assert response.status_code in (200, 400)
+    # The shared base viewset's ?workspace= filter, on a resource that uses it.
+    response = client_for(team.owner).get("/api/train?workspace=not-a-uuid")
+    assert response.status_code == 400
+    assert "not a valid UUID" in response.json()["workspace"][0]
+
+
+def test_workspace_filter_narrows_lists(team, client_for):
+    client = client_for(team.owner)
+    mine = client.get(f"/api/rooms?workspace={team.workspace.pk}").json()
+    assert mine["count"] >= 1
+    assert all(r["workspace"] == str(team.workspace.pk) for r in mine["results"])
+    other = client.get(f"/api/rooms?workspace={team.outsider_workspace.pk}").json()
+    assert other["count"] == 0
 
 
 def test_unknown_api_path_is_json_404(team, client_for):

@@ -7,10 +7,8 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,30 +16,12 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
+from tests.live_stack import free_port, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-            if result:
-                return result
-        except Exception as exc:  # noqa: BLE001 - retry until the deadline, then report it
-            last = exc
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not reached within {timeout}s (last error: {last})")
 
 
 @pytest.fixture
@@ -113,7 +93,7 @@ def exercise(stack) -> None:
         body = httpx.get(f"{base}/api/health", timeout=5).json()
         return body if body["status"] == "ok" else None
 
-    health = wait_for(healthy, 120, "a healthy stack")
+    health = wait_for(healthy, timeout=120, what="a healthy stack")
     assert health["database"] == "ok"
     assert health["channel_layer"] == "ok"
     assert health["workers"]["status"] == "ok" and health["workers"]["workers"] >= 1

@@ -111,7 +111,6 @@ def world(team, tmp_path):
     config = training_services.run_config_build(
         dataset=dataset,
         data={"target": "outcome", "model_type": "decision_tree"},
-        columns=dataset.column_names,
     )
     run = training_services.run_start(
         user=team.owner, dataset=dataset, config=config, enqueue=False

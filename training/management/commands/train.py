@@ -92,7 +92,6 @@ class Command(BaseCommand):
 
     def _start(self, spec: dict, options) -> TrainingRun:
         from datasets.models import Dataset
-        from datasets.selectors import dataset_columns
 
         spec = dict(spec)
         try:
@@ -106,9 +105,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--user: no user named {options['user']!r}.")
         name = spec.pop("name", "") or ""
         try:
-            config = services.run_config_build(
-                dataset=dataset, data=spec, columns=dataset_columns(dataset=dataset)
-            )
+            config = services.run_config_build(dataset=dataset, data=spec)
         except services.RunConfigError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from None
         run = services.run_start(
