@@ -16,6 +16,7 @@ time. The last line printed is one JSON object.
 
     .venv/bin/python benchmarks/engine.py            # 200,000 rows x 30 columns
     .venv/bin/python benchmarks/engine.py --rows 20000 --repeats 1
+    python benchmarks/engine.py --models neural_network --device cuda   # on a GPU machine
 """
 
 from __future__ import annotations
@@ -182,21 +183,26 @@ def bare_sklearn(
     return _scores(y_test, estimator.predict_proba(Xt_test), estimator.classes_, y_train)
 
 
-def bare_torch(df: pd.DataFrame, params: dict[str, Any], seed: int) -> dict[str, float]:
+def bare_torch(
+    df: pd.DataFrame, params: dict[str, Any], seed: int, device: str = "cpu"
+) -> dict[str, float]:
     import torch
     from scipy.special import softmax
     from torch import nn
 
+    def tensor(values: np.ndarray, dtype: Any) -> Any:
+        return torch.as_tensor(values, dtype=dtype, device=device)
+
     X_train, X_val, X_test, y_train, y_val, y_test = _bare_split(df, seed)
     preprocess = _bare_preprocessor(X_train)
-    Xt_train = torch.as_tensor(preprocess.fit_transform(X_train).astype(np.float32))
-    Xt_val = torch.as_tensor(preprocess.transform(X_val).astype(np.float32))
-    Xt_test = torch.as_tensor(preprocess.transform(X_test).astype(np.float32))
+    Xt_train = tensor(preprocess.fit_transform(X_train), torch.float32)
+    Xt_val = tensor(preprocess.transform(X_val), torch.float32)
+    Xt_test = tensor(preprocess.transform(X_test), torch.float32)
     classes, encoded = np.unique(y_train, return_inverse=True)
-    y_t = torch.as_tensor(encoded.astype(np.int64))
-    y_v = torch.as_tensor(np.searchsorted(classes, y_val).astype(np.int64))
+    y_t = tensor(encoded, torch.int64)
+    y_v = tensor(np.searchsorted(classes, y_val), torch.int64)
     counts = np.bincount(encoded)
-    weight = torch.as_tensor(len(encoded) / (len(classes) * counts), dtype=torch.float32)
+    weight = tensor(len(encoded) / (len(classes) * counts), torch.float32)
 
     torch.manual_seed(seed)
     hidden = params["hidden_layers"]
@@ -205,16 +211,16 @@ def bare_torch(df: pd.DataFrame, params: dict[str, Any], seed: int) -> dict[str,
     for units in hidden:
         layers += [nn.Linear(width, units), nn.ReLU()]
         width = units
-    model = nn.Sequential(*layers, nn.Linear(width, len(classes)))
+    model = nn.Sequential(*layers, nn.Linear(width, len(classes))).to(device)
     criterion = nn.CrossEntropyLoss(weight=weight)
     optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"])
-    generator = torch.Generator()
+    generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     n, batch = len(Xt_train), params["batch_size"]
     best, best_state, waited = float("inf"), None, 0
     for _ in range(params["epochs"]):
         model.train()
-        order = torch.randperm(n, generator=generator)
+        order = torch.randperm(n, generator=generator, device=device)
         X_epoch, y_epoch = Xt_train[order], y_t[order]
         for start in range(0, n, batch):
             optimizer.zero_grad(set_to_none=True)
@@ -234,7 +240,7 @@ def bare_torch(df: pd.DataFrame, params: dict[str, Any], seed: int) -> dict[str,
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        logits = model(Xt_test).numpy()
+        logits = model(Xt_test).cpu().numpy()
     return _scores(y_test, softmax(logits.astype(np.float64), axis=1), classes, y_train)
 
 
@@ -242,7 +248,12 @@ def bare_torch(df: pd.DataFrame, params: dict[str, Any], seed: int) -> dict[str,
 
 
 def engine_train(
-    df: pd.DataFrame, model: str, params: dict[str, Any], seed: int, n_jobs: int | None
+    df: pd.DataFrame,
+    model: str,
+    params: dict[str, Any],
+    seed: int,
+    n_jobs: int | None,
+    device: str = "cpu",
 ) -> dict[str, float]:
     from training.ml import TrainConfig, train
 
@@ -254,7 +265,7 @@ def engine_train(
         validation_size=VALIDATION_SIZE,
         random_seed=seed,
         n_jobs=n_jobs,
-        device="cpu",
+        device=device,
     )
     result = train(df, config, on_epoch=lambda metrics: None)
     return {"accuracy": result.metrics["accuracy"], "roc_auc": result.metrics["roc_auc"]}
@@ -289,9 +300,9 @@ def run_arm(arm: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
     with threadpool_limits(limits=args.threads):
         started, cpu_started = time.perf_counter(), time.process_time()
         if arm == "engine":
-            metrics = engine_train(df, model, params, args.seed, args.n_jobs)
+            metrics = engine_train(df, model, params, args.seed, args.n_jobs, args.device)
         elif model == "neural_network":
-            metrics = bare_torch(df, params, args.seed)
+            metrics = bare_torch(df, params, args.seed, args.device)
         else:
             metrics = bare_sklearn(df, model, params, args.seed, args.n_jobs)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -318,6 +329,13 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=12)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="where the neural network trains, both arms (compare wall_ratio on cuda: "
+        "CPU time does not count the GPU's work)",
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     context = multiprocessing.get_context("spawn")
@@ -327,6 +345,7 @@ def main() -> None:
         "repeats": args.repeats,
         "threads": args.threads,
         "n_jobs": args.n_jobs,
+        "device": args.device,
         "ratio_of": "smallest CPU time per arm",
     }
     for model in models:
