@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .fastpath import compile_pipeline
 from .features import rows_to_frame
 from .serialization import (
     ModelFileError,
@@ -59,6 +60,21 @@ class LoadedModel:
         )
         final = final_estimator(self.pipeline)
         self._is_torch = hasattr(final, "module") and hasattr(final, "spec")
+        self._compiled = None
+        if self._by_name:
+            with self._threads():
+                self._compiled = compile_pipeline(self.pipeline, self._probe())
+
+    def _probe(self) -> pd.DataFrame:
+        """Two rows the schema accepts (values, then nulls where allowed), for
+        `compile_pipeline` to check the fast path against the pipeline."""
+        values = {"number": 0.5, "integer": 1, "boolean": True}
+        rows = [{}, {}]
+        for entry in self.feature_schema:
+            value = values.get(entry["type"], "probe")
+            rows[0][entry["name"]] = value
+            rows[1][entry["name"]] = None if entry.get("nullable", True) else value
+        return self._inputs(rows_to_frame(rows, self.feature_schema))
 
     def _inputs(self, frame: pd.DataFrame) -> Any:
         if self._by_name:
@@ -69,15 +85,17 @@ class LoadedModel:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         if not self._has_proba:
             raise AttributeError("this model has no class probabilities")
+        model = self._compiled or self.pipeline
         with self._threads():
-            return np.asarray(self.pipeline.predict_proba(self._inputs(frame)))
+            return np.asarray(model.predict_proba(self._inputs(frame)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         if self._uses_threshold:
             proba = self.predict_proba(frame)
             return self._threshold_labels(proba)
+        model = self._compiled or self.pipeline
         with self._threads():
-            return np.asarray(self.pipeline.predict(self._inputs(frame)))
+            return np.asarray(model.predict(self._inputs(frame)))
 
     @contextmanager
     def _threads(self) -> Iterator[None]:
