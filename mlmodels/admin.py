@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
+
+from datasets.downloads import StoredFileResponse
 
 from . import services
 from .models import ModelAlias, ModelArtifact
@@ -122,7 +123,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
             raise PermissionDenied
         handle = services.model_download(artifact=artifact, user=request.user, request=request)
         filename = f"{slugify(artifact.name) or 'model'}-v{artifact.version}{artifact.file_suffix}"
-        return FileResponse(handle, as_attachment=True, filename=filename)
+        return StoredFileResponse(handle, as_attachment=True, filename=filename)
 
     def save_model(self, request, obj, form, change) -> None:
         services.model_update(

@@ -31,11 +31,20 @@ print(json.dumps({
 
 
 def run_with(env: dict[str, str], code: str = PROBE, args: list[str] | None = None):
-    base = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DEBUG"}}
+    base = {k: v for k, v in os.environ.items() if not _configures_us(k)}
     base["DJANGO_SETTINGS_MODULE"] = "medilytica_site.settings"
     command = [sys.executable, *(args or ["-c", code])]
     return subprocess.run(
         command, cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def _configures_us(name: str) -> bool:
+    """Variables of the caller's shell that would change what a test sees."""
+    return (
+        name in {"REDIS_URL", "DATABASE_URL", "DEBUG", "STORAGE_BACKEND", "SECRET_KEY"}
+        or name.startswith("AWS_")
+        or name.endswith("_FILE")
     )
 
 
@@ -84,6 +93,9 @@ def test_database_url_and_redis_url_switch_backends():
         ({"DEBUG": "false"}, "SECRET_KEY (or SECRET_KEY_FILE) must be set"),
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, "cannot be read"),
         ({"MAX_TRAINING_TIME": "soon"}, "invalid literal"),
+        ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND must be 'local' or 's3'"),
+        ({"STORAGE_BACKEND": "s3"}, "Set the AWS_STORAGE_BUCKET_NAME environment variable"),
+        ({"DATABASE_URL_FILE": "/nonexistent/db"}, "DATABASE_URL_FILE='/nonexistent/db'"),
     ],
 )
 def test_bad_configuration_fails_loudly(env, message):
@@ -106,3 +118,94 @@ def test_production_settings_pass_check_deploy():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+SECRETS_PROBE = """
+import json, django
+from django.conf import settings
+django.setup()
+from django.core.files.storage import storages
+db = settings.DATABASES["default"]
+data = storages["datasets"]
+print(json.dumps({
+    "debug": settings.DEBUG, "key": settings.SECRET_KEY,
+    "db": [db["ENGINE"], db["USER"], db["PASSWORD"], db["HOST"], db["NAME"]],
+    "redis": settings.REDIS_URL, "q_redis": settings.Q_CLUSTER.get("redis"),
+    "layer_hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"],
+    "storage": [type(data).__name__, data.bucket_name, data.location, data.endpoint_url],
+    "aws": [data.access_key, data.secret_key, data.security_token],
+    "prefixes": {a: storages[a].location for a in ("models", "results", "default")},
+}))
+"""
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    """DEBUG=false with S3 storage, PostgreSQL and Redis, every secret in a file only."""
+    values = {
+        "SECRET_KEY": GOOD_KEY,
+        "DATABASE_URL": "postgres://medilytica:db-pa55@db.internal:5432/medilytica",
+        "REDIS_URL": "redis://:redis-pa55@redis.internal:6379/0",
+        "AWS_ACCESS_KEY_ID": "AKIAFROMFILE",
+        "AWS_SECRET_ACCESS_KEY": "secret/from+file",
+        "AWS_SESSION_TOKEN": "token-from-file",
+    }
+    env = {
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "medilytica.example.org",
+        "CSRF_TRUSTED_ORIGINS": "https://medilytica.example.org",
+        "BEHIND_TLS_PROXY": "true",
+        "STORAGE_BACKEND": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "medilytica-files",
+        "AWS_S3_ENDPOINT_URL": "https://s3.example.org",
+        "AWS_S3_REGION_NAME": "eu-west-1",
+    }
+    for name, value in values.items():
+        path = tmp_path / name.lower()
+        path.write_text(value + "\n")  # editors and `echo` leave a newline
+        path.chmod(0o600)
+        env[f"{name}_FILE"] = str(path)
+    return env
+
+
+def test_every_secret_can_come_from_a_file(production_env):
+    result = run_with(production_env, SECRETS_PROBE)
+    assert result.returncode == 0, result.stderr
+    conf = json.loads(result.stdout.strip().splitlines()[-1])
+    assert conf["debug"] is False
+    assert conf["key"] == GOOD_KEY
+    assert conf["db"] == [
+        "django.db.backends.postgresql",
+        "medilytica",
+        "db-pa55",
+        "db.internal",
+        "medilytica",
+    ]
+    redis_url = "redis://:redis-pa55@redis.internal:6379/0"
+    assert conf["redis"] == conf["q_redis"] == conf["layer_hosts"] == redis_url
+    assert conf["storage"] == ["S3Storage", "medilytica-files", "data", "https://s3.example.org"]
+    assert conf["aws"] == ["AKIAFROMFILE", "secret/from+file", "token-from-file"]
+    assert conf["prefixes"] == {"models": "models", "results": "results", "default": "results"}
+
+
+def test_a_secret_file_wins_over_the_plain_variable(tmp_path):
+    url_file = tmp_path / "db"
+    url_file.write_text("postgres://u:from-file@127.0.0.1:5432/from_file\n")
+    conf = probe(
+        {
+            "DATABASE_URL": "postgres://u:plain@127.0.0.1:5432/plain",
+            "DATABASE_URL_FILE": str(url_file),
+        }
+    )
+    assert conf["engine"] == "django.db.backends.postgresql"
+    assert conf["db_name"] == "from_file"
+
+
+def test_production_settings_with_s3_postgres_and_redis_pass_check_deploy(production_env):
+    result = run_with(
+        production_env, args=["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    for secret in ("db-pa55", "redis-pa55", "secret/from+file", GOOD_KEY):
+        assert secret not in result.stdout + result.stderr
