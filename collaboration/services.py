@@ -377,12 +377,19 @@ def chat_message_create(
 
 
 def _group_send(group: str, message: dict) -> None:
+    """Broadcast after a commit. A layer failure (Redis away) is logged, never raised:
+    the database already holds what was sent, and Django's robust on_commit itself
+    fails on a partial's error (it reads `__qualname__`, Django ticket #36487)."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         async_to_sync(layer.group_send)(group, message)
+    except Exception:  # clients catch up from the database
+        logger.warning("broadcast to %s failed", group, exc_info=True)
 
 
 def chat_message_post(

@@ -6,7 +6,9 @@ touches Dataset rows or the "datasets" storage directly.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import logging
 import os
 import re
@@ -89,6 +91,21 @@ def upload_too_large(max_bytes: int) -> DatasetRejected:
     return DatasetRejected(
         f"The file is larger than the upload limit of {_size(max_bytes)}.",
         code="too_large",
+        status=413,
+    )
+
+
+def storage_is_full(exc: BaseException) -> bool:
+    """True for a write refused for lack of space (a full disk, or a quota)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_full() -> DatasetRejected:
+    # 413: the server cannot take this content now; 507 would be a 5xx, a server fault.
+    return DatasetRejected(
+        "Storage is full: there is no room to store this file. Delete datasets or models "
+        "you no longer need, or ask an administrator for more space.",
+        code="storage_full",
         status=413,
     )
 
@@ -195,8 +212,14 @@ def dataset_ingest(
                 object_id=dataset.pk,
                 data={"name": dataset.name},
             )
-    except DatasetRejected as exc:
+    except BaseException as exc:
+        # Whatever went wrong, no stored file outlives the upload (a partial one included).
         _remove_files(stored)
+        rejected = exc if isinstance(exc, DatasetRejected) else None
+        if rejected is None and storage_is_full(exc):
+            rejected = storage_full()
+        if rejected is None:
+            raise
         audit_record(
             action="dataset.upload",
             user=user,
@@ -204,12 +227,11 @@ def dataset_ingest(
             workspace_id=workspace.pk,
             request=request,
             outcome=AuditEvent.Outcome.FAILED,
-            detail={"code": exc.code, "reason": exc.message, "filename": filename},
+            detail={"code": rejected.code, "reason": rejected.message, "filename": filename},
         )
-        raise
-    except BaseException:
-        _remove_files(stored)
-        raise
+        if rejected is exc:
+            raise
+        raise rejected from exc
     step("done")
     return dataset
 
@@ -300,7 +322,7 @@ def dataset_preview(
     Reads only the row groups covering the page; values are JSON-safe."""
     if offset < 0 or not 1 <= limit <= PREVIEW_MAX_LIMIT:
         raise ValueError(f"offset must be >= 0 and limit within 1..{PREVIEW_MAX_LIMIT}")
-    with _parquet_source(dataset) as source:
+    with _parquet_source(dataset, ranged=True) as source:
         page = columnar.read_page(
             source, offset=offset, limit=limit, metadata=_parquet_metadata(dataset, source)
         )
@@ -385,14 +407,61 @@ def dataset_download_filename(dataset: Dataset) -> str:
 
 
 @contextmanager
-def _parquet_source(dataset: Dataset) -> Iterator[str | IO[bytes]]:
+def _parquet_source(dataset: Dataset, *, ranged: bool = False) -> Iterator[str | IO[bytes]]:
+    """The Parquet copy for Arrow: a local path when the storage has one (Arrow reads it
+    natively), else a file object. `ranged` readers of a few row groups (preview) get one
+    that fetches only the bytes read from object storage, not the whole copy first."""
     storage = dataset_storage()
     try:
-        # A local path lets Arrow read natively; remote storages give a file object.
-        yield storage.path(dataset.parquet_key)
+        path = storage.path(dataset.parquet_key)
     except NotImplementedError:
-        with storage.open(dataset.parquet_key, "rb") as handle:
+        path = None
+    if path is not None:
+        yield path
+        return
+    with storage.open(dataset.parquet_key, "rb") as handle:
+        remote = getattr(handle, "obj", None) if ranged else None  # django-storages' S3File
+        if remote is None:
             yield handle
+        else:
+            with io.BufferedReader(_ObjectRangeReader(remote), RANGE_READ_SIZE) as reader:
+                yield reader
+
+
+RANGE_READ_SIZE = 1024 * 1024
+
+
+class _ObjectRangeReader(io.RawIOBase):
+    """A seekable, read-only view of one S3 object (a boto3 Object, already HEAD-loaded by
+    S3File) that fetches each read with a range request."""
+
+    def __init__(self, remote) -> None:
+        self._remote = remote
+        self._size = remote.content_length
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        end = min(self._position + len(buffer), self._size)
+        if end <= self._position:
+            return 0
+        data = self._remote.get(Range=f"bytes={self._position}-{end - 1}")["Body"].read()
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 _metadata_cache: dict[tuple[str, int], pq.FileMetaData] = {}
@@ -496,7 +565,7 @@ def _remove_files(keys: list[str]) -> None:
             continue
         try:
             storage.delete(key)
-        except OSError:
+        except Exception:  # OSError locally, botocore errors from S3: still try the next key
             logger.exception("could not delete dataset file %s", key)
         _prune_folders(storage, key)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+
+import redis
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
@@ -15,15 +19,40 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus a machine-readable `code` beside every `detail`, and
-    400s (not 500s) for bodies Django refuses as too big or suspicious."""
+    """DRF's handler, plus a machine-readable `code` beside every `detail`, 4xx (not
+    500s) for bodies Django refuses as too big or suspicious and for a full storage,
+    and 503 while Redis is unreachable."""
     if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = exceptions.ValidationError(
-            {"detail": "The request body is larger than the server accepts.", "code": "too_large"}
+            {
+                "detail": "The request body is larger than the server accepts: "
+                f"at most {limit} bytes (MAX_JSON_BODY).",
+                "code": "too_large",
+            }
         )
         exc.status_code = 413
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(str(exc) or "The request was malformed.")
+    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        # A full disk or quota while storing what the client sent (the service removed
+        # any partial file). 413: there is no room for this content now; 507 is a 5xx,
+        # which clients read as a server fault rather than something they can act on.
+        exc = exceptions.APIException(
+            "Storage is full: there is no room to store this. Delete what you no longer "
+            "need, or ask an administrator for more space.",
+            code="storage_full",
+        )
+        exc.status_code = 413
+    elif isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        # Redis (cache, throttle counters, tickets, task queue) is away for a moment: say
+        # so, and when to try again, rather than a bare 500.
+        exc = exceptions.APIException(
+            "A service the server depends on (Redis) is unreachable; try again shortly.",
+            code="service_unavailable",
+        )
+        exc.status_code = 503
+        exc.wait = 5
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

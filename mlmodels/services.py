@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 
 from collaboration.models import Workspace
@@ -218,7 +218,15 @@ def _artifact_create(
     artifact_id = uuid.uuid4()
     suffix = ".skops" if fields["file_format"] == FileFormat.SKOPS else ".mlbundle"
     storage = _storage()
-    file_key = storage.save(f"{workspace.pk}/{artifact_id}{suffix}", ContentFile(data))
+    key = f"{workspace.pk}/{artifact_id}{suffix}"
+    try:
+        file_key = storage.save(key, ContentFile(data))
+    except BaseException:
+        # A write that failed part way (a full disk, a quota) leaves a partial file; the
+        # key is a fresh UUID, so whatever is there is ours. The error goes on to the
+        # caller: a full storage is a 413 for clients (medilytica_site.api).
+        model_file_remove(file_key=key)
+        raise
     try:
         artifact = _artifact_insert(
             artifact_id=artifact_id,
@@ -232,7 +240,14 @@ def _artifact_create(
             request=request,
         )
     except BaseException:
-        storage.delete(file_key)
+        # A failure after the row committed (in an on_commit callback) must not take
+        # the file of a registered model away with it.
+        try:
+            committed = ModelArtifact.objects.filter(pk=artifact_id).exists()
+        except DatabaseError:  # a broken transaction: the row is not there to keep
+            committed = False
+        if not committed:
+            model_file_remove(file_key=file_key)
         raise
     return artifact
 
@@ -316,8 +331,9 @@ def model_upload(
     running code (see mlmodels.serialization). The stored file is always .skops or
     .mlbundle: those are kept as uploaded once they load; pickles and state dicts
     are re-written from what was read. A refusal is audited as denied."""
-    filename = PurePath(str(getattr(file, "name", "") or "model")).name[:200]
-    suffix = PurePath(filename).suffix.lower()
+    filename = PurePath(str(getattr(file, "name", "") or "model")).name
+    suffix = PurePath(filename).suffix.lower()  # before shortening, which could cut it off
+    filename = filename if len(filename) <= 200 else filename[: 200 - len(suffix)] + suffix
     if suffix not in ACCEPTED_SUFFIXES:
         raise ValidationError(
             {
@@ -658,9 +674,28 @@ def model_delete(*, artifact: ModelArtifact, user: Any, request: Any = None) -> 
             request=request,
             detail={"name": artifact.name, "version": artifact.version},
         )
+        artifact._file_scheduled = True  # the post_delete hook need not do it again
         artifact.delete()
-        transaction.on_commit(lambda: _storage().delete(file_key))
+        transaction.on_commit(lambda: model_file_remove(file_key=file_key), robust=True)
     model_cache.evict(artifact_id)
+
+
+def model_file_remove_on_cascade(sender, instance: ModelArtifact, **kwargs) -> None:
+    """post_delete hook: artifacts deleted by a cascade (a workspace removed, an admin bulk
+    delete) never pass through model_delete, and their files must not outlive them."""
+    if getattr(instance, "_file_scheduled", False):
+        return
+    file_key = instance.file_key
+    transaction.on_commit(lambda: model_file_remove(file_key=file_key), robust=True)
+
+
+def model_file_remove(*, file_key: str) -> None:
+    """Delete one stored model file; a storage error is logged, never raised to the caller
+    whose row is already gone."""
+    try:
+        _storage().delete(file_key)
+    except Exception:  # OSError locally, botocore errors from S3
+        logger.exception("could not delete model file %s", file_key)
 
 
 def alias_normalise(alias: str) -> str:

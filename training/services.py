@@ -163,13 +163,23 @@ def run_start(
 def run_enqueue(*, run_id) -> None:
     from django_q.tasks import async_task
 
-    task_id = async_task(
-        "training.tasks.train_run",
-        str(run_id),
-        task_name=f"train-{run_id}",
-        group="training",
-        timeout=settings.MAX_TRAINING_TIME + 60,
-    )
+    try:
+        task_id = async_task(
+            "training.tasks.train_run",
+            str(run_id),
+            task_name=f"train-{run_id}",
+            group="training",
+            timeout=settings.MAX_TRAINING_TIME + 60,
+        )
+    except Exception as exc:  # noqa: BLE001 - the broker (Redis) is down: no worker will ever
+        # see this run, so it must not wait as `queued` forever; it fails, saying why.
+        run = TrainingRun.objects.filter(pk=run_id).first()
+        if run is not None:
+            _fail(
+                run,
+                f"The run could not be queued: the task queue is unreachable ({_describe(exc)}).",
+            )
+        return
     TrainingRun.objects.filter(pk=run_id).update(task_id=str(task_id or "")[:64])
 
 
@@ -478,6 +488,22 @@ def _describe(exc: Exception) -> str:
     field = getattr(exc, "field", None)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return f"{field}: {message}" if field else message
+
+
+def run_stream_ending(*, run_id) -> list[dict] | None:
+    """The last stream messages of an ended run, rebuilt from the database (None while
+    it is active): what the worker sent at the end (`status`, then `completed` or
+    `error`; a run stopped before it started sent its status only), for a watcher
+    whose copies the channel layer lost, e.g. to a Redis outage."""
+    run = TrainingRun.objects.filter(pk=run_id).first()
+    if run is None or run.status not in TERMINAL_STATUSES:
+        return None
+    messages = [_status_message(run)]
+    if run.status == RunStatus.FAILED:
+        messages.append({"type": "error", "message": run.error})
+    elif run.status == RunStatus.SUCCEEDED or run.results:
+        messages.append({"type": "completed", "results": results_summary(run)})
+    return messages
 
 
 def results_summary(run: TrainingRun) -> dict[str, Any]:

@@ -389,6 +389,48 @@ def test_a_failure_after_storing_removes_the_files(team, client_for, clinical_cs
     assert storage_entries() == []
 
 
+def filling_storage(monkeypatch, fails_at: int) -> list[str]:
+    """FileSystemStorage on a disk that fills up at its `fails_at`-th write: like the
+    real one, it leaves the part it wrote behind, then raises ENOSPC."""
+    import errno
+    import os
+
+    from django.core.files.storage import FileSystemStorage
+
+    real_save, calls = FileSystemStorage._save, []
+
+    def save(self, name, content):
+        calls.append(name)
+        if len(calls) < fails_at:
+            return real_save(self, name, content)
+        path = self.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(b"the first part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save)
+    return calls
+
+
+@pytest.mark.parametrize("fails_at", [1, 2], ids=["original", "parquet copy"])
+def test_a_full_storage_is_a_413_leaving_no_row_and_no_file(
+    team, client_for, clinical_csv, monkeypatch, fails_at
+):
+    calls = filling_storage(monkeypatch, fails_at)
+    response = upload(
+        client_for(team.editor), clinical_csv, "clinic.csv", workspace=str(team.workspace.pk)
+    )
+    assert response.status_code == 413, response.content
+    body = response.json()
+    assert body["code"] == "storage_full" and body["detail"].startswith("Storage is full")
+    assert len(calls) == fails_at
+    assert not Dataset.objects.exists()
+    assert storage_entries() == []
+    failed = AuditEvent.objects.get(action="dataset.upload")
+    assert failed.outcome == "failed" and failed.detail["code"] == "storage_full"
+
+
 # --- side effects of a good upload ------------------------------------------------------------
 
 

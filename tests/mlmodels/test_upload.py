@@ -8,6 +8,7 @@ import os
 import pickle
 import stat
 import zipfile
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -210,6 +211,29 @@ def test_upload_refusals_that_are_not_about_code(team, client_for):
     )
     assert response.status_code == 400 and "task" in response.json()
     assert not ModelArtifact.objects.exists()
+
+
+def test_a_full_storage_is_a_413_leaving_no_row_and_no_file(team, client_for, monkeypatch):
+    import errno
+
+    from django.core.files.storage import FileSystemStorage, storages
+
+    def save(self, name, content):  # a disk that fills up part way through the write
+        path = self.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(b"the first part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(FileSystemStorage, "_save", save)
+    pipeline, _ = _sklearn_pipeline()
+    response = _upload(client_for(team.editor), team, "lr.skops", sio.dumps(pipeline))
+    assert response.status_code == 413, response.content
+    body = response.json()
+    assert body["code"] == "storage_full" and body["detail"].startswith("Storage is full")
+    assert not ModelArtifact.objects.exists()
+    root = Path(storages["models"].location)
+    assert not root.exists() or [p for p in root.rglob("*") if p.is_file()] == []
 
 
 # --- nothing that would run code, under every accepted extension --------------------------

@@ -12,10 +12,10 @@ import httpx
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
-from websockets.sync.client import connect
 
 from tests.live_stack import live_stack, wait_for
-from training.events import check_message
+from tests.live_stack import read_training_until as read_until
+from tests.live_stack import training_socket as stream
 
 pytestmark = pytest.mark.integration
 PASSWORD = "a-long-enough-pass-42"
@@ -65,26 +65,6 @@ def start(api, epochs: int, **hyper) -> str:
     )
     assert response.status_code == 202, response.text
     return response.json()["id"]
-
-
-def stream(stack, api, run_id):
-    ticket = api.post("/api/auth/ws-ticket").json()["ticket"]
-    return connect(
-        f"{stack.ws_urls[0]}/ws/training/{run_id}?ticket={ticket}",
-        origin=stack.origin,
-        open_timeout=10,
-    )
-
-
-def read_until(ws, kinds: set[str], timeout: float = 120) -> list[dict]:
-    messages, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-        check_message(message)
-        messages.append(message)
-        if message["type"] in kinds:
-            return messages
-    raise AssertionError(f"no {kinds} within {timeout}s; got {[m['type'] for m in messages]}")
 
 
 def test_two_clients_and_a_late_joiner_see_every_epoch_in_order(stack, api):

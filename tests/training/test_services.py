@@ -175,3 +175,19 @@ def test_train_command_errors(team, cancer, options, message):
     with pytest.raises(CommandError, match=message):
         call_command("train", sync=True, **options)
     assert not TrainingRun.objects.exists()
+
+
+def test_a_run_the_task_queue_cannot_take_fails_with_the_reason(team, cancer, monkeypatch):
+    """The broker (Redis) is down when the run is queued: no worker will ever see it, so
+    it must not wait as `queued` forever."""
+    import redis
+
+    def broker_down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to redis.sock.")
+
+    monkeypatch.setattr("django_q.tasks.async_task", broker_down)
+    run = queued_run(team, cancer)
+    services.run_enqueue(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "could not be queued" in run.error and "Error 111" in run.error

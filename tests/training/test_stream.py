@@ -127,3 +127,57 @@ async def test_outsiders_and_anonymous_are_refused(team, cancer, name, code):
 async def test_an_unknown_run_is_4403(team):
     ws = await connect(team.owner, "00000000-0000-0000-0000-000000000000")
     assert await ws.receive_output() == {"type": "websocket.close", "code": 4403}
+
+
+async def test_epochs_the_layer_lost_are_read_from_the_database(team, cancer):
+    """A Redis outage drops broadcasts; the next one that arrives shows the gap in `seq`,
+    and the socket gets the missing epochs from the database first, in order."""
+    import json
+
+    from channels.layers import get_channel_layer
+
+    from training.events import metrics_message, training_group
+    from training.models import RunMetric
+
+    run = await queued_run(team, cancer)
+    ws = await connect(team.owner, run.pk)
+    assert (await ws.receive_json_from())["history"] == []
+
+    @database_sync_to_async
+    def record(seqs):  # saved by the worker; their broadcasts were lost
+        for seq in seqs:
+            RunMetric.objects.create(run=run, seq=seq, epoch=seq, values={"loss": 1 / seq})
+
+    await record([1, 2, 3])
+    third = metrics_message(seq=3, epoch=3, values={"loss": 1 / 3}, timestamp="t3")
+    event = {"type": "training.message", "kind": "metrics", "seq": 3, "text": json.dumps(third)}
+    await get_channel_layer().group_send(training_group(run.pk), event)
+    got = [await ws.receive_json_from() for _ in range(3)]
+    assert [m["seq"] for m in got] == [1, 2, 3]
+    assert got[-1]["loss"] == pytest.approx(1 / 3)
+    await get_channel_layer().group_send(training_group(run.pk), event)  # a late copy
+    assert await ws.receive_nothing(timeout=0.3)
+    await ws.disconnect()
+
+
+async def test_watchers_hear_the_end_of_a_run_whose_broadcasts_were_lost(team, cancer, monkeypatch):
+    from training import consumers
+
+    monkeypatch.setattr(consumers, "WATCH_INTERVAL", 0.05)
+    monkeypatch.setattr(consumers, "END_WAIT", 0.05)
+    run = await queued_run(team, cancer)
+    ws = await connect(team.viewer, run.pk)
+    assert (await ws.receive_json_from())["status"] == "queued"
+
+    monkeypatch.setattr(services, "run_broadcast", lambda **kwargs: None)  # Redis is away
+    await database_sync_to_async(services.run_execute)(run_id=run.pk)
+    messages = await drain(ws, "completed")
+    metrics = [m for m in messages if m["type"] == "metrics"]
+    assert [m["seq"] for m in metrics] == list(range(1, NN["epochs"] + 1))
+    assert messages[len(metrics) :] == [
+        {"type": "status", "status": "succeeded"},
+        messages[-1],
+    ]
+    assert messages[-1]["results"]["status"] == "succeeded"
+    assert await ws.receive_nothing(timeout=0.3)  # the end is sent once
+    await ws.disconnect()
