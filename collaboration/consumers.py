@@ -34,7 +34,7 @@ from pycrdt import (
     handle_sync_message,
 )
 
-from . import selectors, services, yjs
+from . import safejson, selectors, services, yjs
 from .events import chat_group, code_group, notifications_group
 from .limits import limit
 from .models import AuditEvent, Role
@@ -46,7 +46,36 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
 CLOSE_SERVER_ERROR = 1011
+CLOSE_RATE_LIMITED = 4429
 GAP_WAIT = 1.0  # seconds a socket waits for a missing notice before reading the database
+
+
+class FrameBucket:
+    """A token bucket of one socket: `rate` frames a second on average, `burst` at once.
+
+    Counting per socket costs no query, so a flood is refused before it parses a
+    frame or reaches the database. A rate of 0 or less turns the limit off.
+    """
+
+    def __init__(self, *, rate: float, burst: int, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, max(int(burst), 1), clock
+        self.tokens = float(self.burst)
+        self.stamp = clock()
+
+    def take(self, cost: float = 1.0) -> bool:
+        """Spend `cost` tokens; False (and nothing spent) when there are fewer."""
+        if self.rate <= 0:
+            return True
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
+
+    def describe(self) -> str:
+        return f"at most {self.rate:g} frames a second (bursts of {self.burst})"
 
 
 class WorkspaceMemberMixin:
@@ -112,7 +141,20 @@ class WorkspaceMemberMixin:
 
 
 class AuthenticatedJsonConsumer(WorkspaceMemberMixin, AsyncJsonWebsocketConsumer):
-    """JSON consumer that admits only authenticated members of the stream's workspace."""
+    """JSON consumer that admits only authenticated members of the stream's workspace.
+
+    A frame that is not JSON, or nests too deep (safejson), is dropped: Channels'
+    own decoding would end the socket with an error, or overflow the stack."""
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return safejson.loads(text_data)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except ValueError as exc:
+            logger.info("%s: dropped a frame that is not usable JSON: %s", self.scope["path"], exc)
 
 
 class AuthenticatedBinaryConsumer(WorkspaceMemberMixin, AsyncWebsocketConsumer):
@@ -153,6 +195,8 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
         self.presence_version = 0
         self.last_typing = 0.0
         self.chat_user = selectors.chat_user(self.user)  # for typing notices
+        self.frames = FrameBucket(rate=limit("CHAT_SOCKET_RATE"), burst=limit("CHAT_SOCKET_BURST"))
+        self.rate_notice_at = -1.0
         # Join the group before reading history: a message is then either in the
         # history or arrives as a broadcast (or both; the seq drops the repeat).
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -211,8 +255,14 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if not self.admitted:
             return
+        if not self.frames.take():
+            await self.rate_limited()
+            return
         try:
-            content = json.loads(text_data) if text_data is not None else None
+            content = safejson.loads(text_data) if text_data is not None else None
+        except safejson.JSONTooDeep as exc:
+            await self.error("bad_request", f"The frame was refused: {exc.msg}.")
+            return
         except ValueError:
             content = None
         if not isinstance(content, dict):
@@ -231,6 +281,21 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
                 )
         else:
             await self.error("bad_request", f"Unknown message type {kind!r}.")
+
+    async def rate_limited(self) -> None:
+        """A frame over the socket's limit is dropped unread (a message is not saved,
+        nor sent); the sender hears why at most once a second, so that a flood that
+        is not read cannot make the server queue a reply per frame."""
+        now = time.monotonic()
+        if now - self.rate_notice_at < 1.0:
+            return
+        self.rate_notice_at = now
+        await self.error(
+            "rate_limited",
+            f"Too many frames on this connection: {self.frames.describe()} "
+            "(CHAT_SOCKET_RATE, CHAT_SOCKET_BURST); frames over the limit are dropped, "
+            "messages among them are not sent.",
+        )
 
     async def message_post(self, text) -> None:
         try:
@@ -372,11 +437,17 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
     """
 
     MAX_AWARENESS_BYTES = 64 * 1024
+    # A frame that gives the server nothing to do for others (an echo of an update it
+    # relayed: pycrdt's Provider sends every remote update back) costs a tenth of a
+    # token; one that is stored, relayed or answered costs a whole one.
+    ECHO_COST = 0.1
 
     async def on_admitted(self) -> None:
         self.group = code_group(self.room_id)
         self.can_edit = role_allows(self.role, Role.EDITOR)
         self.refused_edits = 0
+        self.frames = FrameBucket(rate=limit("CODE_SOCKET_RATE"), burst=limit("CODE_SOCKET_BURST"))
+        self.closing = False
         # awareness client id -> (clock, state), of this socket's clients
         self.awareness: dict[int, tuple[int, str]] = {}
         self.ahead: dict[int, float] = {}  # seq -> arrival, of updates relayed past a gap
@@ -408,14 +479,18 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             )
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        if not self.admitted or not bytes_data:
+        if not self.admitted or self.closing or not bytes_data:
+            return
+        if not await self.charge(self.ECHO_COST):
             return
         try:
             if bytes_data[0] == yjs.MESSAGE_SYNC and len(bytes_data) > 1:
                 await self.sync_received(bytes_data)
             elif bytes_data[0] == yjs.MESSAGE_AWARENESS:
                 await self.awareness_received(bytes_data)
-            elif bytes_data[0] == yjs.MESSAGE_QUERY_AWARENESS:
+            elif bytes_data[0] == yjs.MESSAGE_QUERY_AWARENESS and await self.charge(
+                1 - self.ECHO_COST
+            ):
                 await self.awareness_query_answer(self.channel_name)
         except yjs.ProtocolError as exc:
             logger.warning("code room %s: dropped a malformed frame: %s", self.room_id, exc)
@@ -423,6 +498,8 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
     async def sync_received(self, frame: bytes) -> None:
         step = frame[1]
         if step == YSyncMessageType.SYNC_STEP1:
+            if not await self.charge(1 - self.ECHO_COST):
+                return
             try:
                 reply = handle_sync_message(frame[1:], self.mirror.doc)
             except (ValueError, RuntimeError, IndexError) as exc:
@@ -445,6 +522,8 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
         data = self.mirror.accept(update)
         if data is None:
             return  # nothing new: an echo, or a resent update
+        if not await self.charge(1 - self.ECHO_COST):
+            return  # closed: the mirror, which holds the refused edit, goes with it
         try:
             await CodeLogWriter.for_loop().append(
                 room_id=self.room_id, user=self.user, data=data, sender=self.channel_name
@@ -454,6 +533,24 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             # client resends it when it reconnects (its sync step 2).
             logger.exception("code room %s: update not stored", self.room_id)
             await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def charge(self, cost: float) -> bool:
+        """Spend from the socket's bucket; over the limit, close it and return False."""
+        if self.frames.take(cost):
+            return True
+        await self.rate_limited()
+        return False
+
+    async def rate_limited(self) -> None:
+        """Over the limit the socket is closed, not a frame dropped: a dropped update
+        would leave this client's document apart from the room's for good, while a
+        y-websocket client reconnects and its sync step 2 resends what the server lacks."""
+        self.closing = True
+        logger.warning("code room %s: %s flooded its socket; closed", self.room_id, self.user)
+        await self.close(
+            code=CLOSE_RATE_LIMITED,
+            reason=f"rate limit: {self.frames.describe()}"[:120],
+        )
 
     async def edit_refuse(self) -> None:
         self.refused_edits += 1
@@ -473,6 +570,8 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
     async def awareness_received(self, frame: bytes) -> None:
         if len(frame) > self.MAX_AWARENESS_BYTES:
             raise yjs.ProtocolError("awareness update too large")
+        if not await self.charge(1 - self.ECHO_COST):
+            return
         for client_id, clock, state in yjs.awareness_entries(yjs.read_payload(frame, 1)):
             if state == "null":
                 self.awareness.pop(client_id, None)

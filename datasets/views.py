@@ -3,11 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
@@ -15,10 +13,13 @@ from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from collaboration.viewsets import UUID_RE, WorkspaceScopedViewSet
+from collaboration.renderers import CSVRenderer, attachment_filename
+from collaboration.viewsets import UUID_RE, WorkspaceScopedViewSet, error_response
 
 from . import services
+from .downloads import StoredFileResponse
 from .models import Dataset
 from .parsing import DatasetRejected
 from .serializers import (
@@ -29,6 +30,15 @@ from .serializers import (
     PreviewSerializer,
 )
 from .uploads import TooManyFiles, UploadLimitHandler, UploadTooLarge, too_large_message
+
+# .csv, .tsv, .txt, .parquet, each possibly .gz (which FileResponse sends as gzip).
+ORIGINAL_MEDIA_TYPES = [
+    "text/csv",
+    "text/tab-separated-values",
+    "text/plain",
+    "application/gzip",
+    "application/octet-stream",
+]
 
 # Room for the multipart boundaries and the small form fields around the file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -66,12 +76,15 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         services.dataset_delete(dataset=self.get_object(), user=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        # The original file, with the media type its extension has (FileResponse's guess).
+        responses={(200, media_type): OpenApiTypes.BINARY for media_type in ORIGINAL_MEDIA_TYPES}
+    )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         dataset = self.get_object()
         handle = services.dataset_open_original(dataset=dataset, user=request.user, request=request)
-        return FileResponse(
+        return StoredFileResponse(
             handle, as_attachment=True, filename=services.dataset_download_filename(dataset)
         )
 
@@ -84,8 +97,14 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
         ],
         responses=PreviewSerializer,
     )
-    @action(detail=False, methods=["get"], url_path=rf"preview/(?P<pk>{UUID_RE})")
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=rf"preview/(?P<pk>{UUID_RE})",
+        renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer],
+    )
     def preview(self, request, pk=None):
+        """`?format=csv`: the same window as a CSV attachment (formulas escaped)."""
         dataset = self.get_object()
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -100,6 +119,9 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
             )
         page = services.dataset_preview(
             dataset=dataset, offset=offset, limit=limit, user=request.user, request=request
+        )
+        self.csv_filename = attachment_filename(
+            f"{dataset.name}-rows-{offset}-{offset + len(page['rows'])}"
         )
         return Response(page)
 
@@ -133,8 +155,11 @@ class DatasetUploadView(WorkspaceScopedViewSet):
         request={"multipart/form-data": DatasetUploadSerializer},
         responses={
             201: DatasetSerializer,
-            400: OpenApiResponse(description="Unparseable or refused file ({detail, code})."),
-            413: OpenApiResponse(description="Larger than MAX_UPLOAD_SIZE."),
+            400: error_response(
+                "Unparseable or refused file ({detail, code}), or a field error.",
+                field_errors=True,
+            ),
+            413: error_response("Larger than MAX_UPLOAD_SIZE."),
         },
     )
     def create(self, request):

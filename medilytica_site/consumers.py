@@ -14,3 +14,9 @@ class EchoConsumer(AuthenticatedJsonConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         await self.send_json({"type": "echo", "user": self.user.username, "data": content})
+
+
+class UnknownRouteConsumer(AuthenticatedJsonConsumer):
+    """Any /ws/ path that no route matches (Channels' router would raise, and the
+    server answer 500 in the handshake): refused like a stream the caller may not
+    join, 4401 when anonymous, else 4403."""

@@ -2,7 +2,10 @@
 
 from importlib import import_module
 
+from django.urls import re_path
+
 from . import routing
+from .consumers import UnknownRouteConsumer
 
 websocket_urlpatterns = list(routing.websocket_urlpatterns)
 for app in ("collaboration", "datasets", "mlmodels", "training"):
@@ -13,3 +16,5 @@ for app in ("collaboration", "datasets", "mlmodels", "training"):
             raise
         continue
     websocket_urlpatterns += module.websocket_urlpatterns
+# Last: a path no route matches is refused, not a router error (a 500 in the handshake).
+websocket_urlpatterns.append(re_path(r"", UnknownRouteConsumer.as_asgi()))

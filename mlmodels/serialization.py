@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from collaboration import safejson
+
 SKOPS_SUFFIX = ".skops"
 BUNDLE_SUFFIX = ".mlbundle"
 BUNDLE_FORMAT = "medilytica.torch-bundle"
@@ -840,7 +842,7 @@ def bundle_loads(data: bytes, *, limits: ArchiveLimits | None = None) -> TorchBu
 
 def _json_entry(archive: zipfile.ZipFile, name: str) -> dict:
     try:
-        value = json.loads(_archive_read(archive, name))
+        value = safejson.loads(_archive_read(archive, name))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{name} is not valid JSON: {exc}.") from None
     if not isinstance(value, dict):

@@ -7,6 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from collaboration import safejson
+
 from .models import ModelArtifact, Task
 from .services import MAX_PREDICT_ROWS
 
@@ -75,9 +77,9 @@ class JSONTextField(serializers.Field):
             if len(data) > 1_000_000:
                 self.fail("invalid")
             try:
-                return json.loads(data)
-            except json.JSONDecodeError:
-                self.fail("invalid")
+                return safejson.loads(data)
+            except json.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Must be valid JSON: {exc}.") from None
         return data
 
     def to_representation(self, value: Any) -> Any:

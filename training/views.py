@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from collaboration.permissions import require_role
-from collaboration.viewsets import WorkspaceScopedViewSet
+from collaboration.renderers import CSVRenderer, attachment_filename
+from collaboration.viewsets import WorkspaceScopedViewSet, error_response
 
 from . import services
 from .models import RunStatus, TrainingRun
@@ -29,6 +31,10 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = "The run is not in a state that allows this."
+
+
+NO_RESULTS = error_response("The run has not finished, or it failed, so it has no results.")
+ALREADY_FINISHED = error_response("The run has already finished.")
 
 
 def _run(request, run_id) -> TrainingRun:
@@ -82,7 +88,7 @@ class RunStatusView(APIView):
 
 
 class RunStopView(APIView):
-    @extend_schema(request=None, responses={202: RunStatusSerializer})
+    @extend_schema(request=None, responses={202: RunStatusSerializer, 409: ALREADY_FINISHED})
     def post(self, request, run_id):
         run = _run(request, run_id)
         require_role(user=request.user, workspace_id=run.workspace_id)
@@ -102,9 +108,7 @@ def _finished_results(run: TrainingRun) -> dict:
 
 
 class RunResultsView(APIView):
-    @extend_schema(
-        responses={200: RunResultsSerializer, 409: OpenApiResponse(description="unfinished")}
-    )
+    @extend_schema(responses={200: RunResultsSerializer, 409: NO_RESULTS})
     def get(self, request, run_id):
         run = _run(request, run_id)
         results = _finished_results(run)
@@ -136,7 +140,7 @@ class RunResultsView(APIView):
 
 
 class GraphView(APIView):
-    @extend_schema(responses=GraphSerializer)
+    @extend_schema(responses={200: GraphSerializer, 409: NO_RESULTS})
     def get(self, request, run_id):
         graph = (_finished_results(_run(request, run_id))).get("graph")
         if not graph:
@@ -145,12 +149,18 @@ class GraphView(APIView):
 
 
 class MetricsView(APIView):
-    """The curve so far, live while the run trains; `history` carries each epoch's `seq`."""
+    """The curve so far, live while the run trains; `history` carries each epoch's `seq`.
+    `?format=csv`: the history as a CSV attachment, one row per epoch."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(responses=MetricsHistorySerializer)
     def get(self, request, run_id):
         run = _run(request, run_id)
         history = run_history(run_id=run.pk)
+        if request.accepted_renderer.format == "csv":
+            self.csv_filename = attachment_filename(f"{run.name or 'run'}-{run.pk}-metrics")
+            return Response(_history_table(history))
         body = {
             "status": run.status,
             "epochs": [m["epoch"] for m in history],
@@ -163,8 +173,18 @@ class MetricsView(APIView):
         return Response(body)
 
 
+def _history_table(history: list[dict]) -> dict:
+    """The stream's metrics messages as {columns, rows}: every key any epoch has, the
+    usual curves first, then the rest by name (jsonb keeps no key order)."""
+    curves = ["loss", "val_loss", "accuracy", "val_accuracy"]
+    keys = {k for message in history for k in message} - {"type", "epoch", "seq", "timestamp"}
+    columns = ["epoch", "seq", *(k for k in curves if k in keys), *sorted(keys - set(curves))]
+    columns.append("timestamp")
+    return {"columns": columns, "rows": [[m.get(c) for c in columns] for m in history]}
+
+
 class ConfusionView(APIView):
-    @extend_schema(responses=ConfusionSerializer)
+    @extend_schema(responses={200: ConfusionSerializer, 409: NO_RESULTS})
     def get(self, request, run_id):
         confusion = _finished_results(_run(request, run_id)).get("confusion_matrix")
         if not confusion:
@@ -173,7 +193,7 @@ class ConfusionView(APIView):
 
 
 class RocView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict, 409: NO_RESULTS})
     def get(self, request, run_id):
         roc = _finished_results(_run(request, run_id)).get("roc_curve")
         if not roc:
