@@ -96,3 +96,22 @@ class ChatMessageSerializer(serializers.Serializer):
 class CodeTextSerializer(serializers.Serializer):
     text = serializers.CharField()
     updated_at = serializers.DateTimeField(allow_null=True)
+
+
+# --- error bodies, as medilytica_site.api.exception_handler sends them (documentation) ---
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error about the request as a whole: a message and a machine-readable code.
+    Some errors add fields of their own (e.g. the problems of a prediction's rows)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """A refused request: `{"detail", "code"}` when the request as a whole is wrong, or
+    field errors `{"<field>": ["message", ...]}` naming each field and its problem."""
+
+    detail = serializers.JSONField(required=False)
+    code = serializers.JSONField(required=False)

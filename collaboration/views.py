@@ -20,7 +20,7 @@ from .serializers import (
     WorkspaceSerializer,
     WorkspaceUpdateSerializer,
 )
-from .viewsets import UUID_RE, WorkspaceScopedViewSet, parse_uuid
+from .viewsets import UUID_RE, WorkspaceScopedViewSet, error_response, parse_uuid
 
 
 def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -85,7 +85,13 @@ class WorkspaceViewSet(
             raise as_drf_error(exc) from None
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            400: error_response("Not a member, or the workspace's last owner.", field_errors=True),
+        },
+    )
     @action(
         detail=True,
         methods=["delete"],

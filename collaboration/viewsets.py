@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import uuid
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, viewsets
 from rest_framework.routers import SimpleRouter
 
 from .models import Role, Workspace
 from .permissions import WorkspaceRolePermission, require_role
 from .selectors import personal_workspace, restrict_to_member
+from .serializers import ErrorSerializer, ValidationErrorSerializer
 
 # A canonical UUID and nothing else: a 36-character look-alike never reaches a view,
 # where the ORM would raise on it (found by schemathesis).
 UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def error_response(description: str, *, field_errors: bool = False) -> OpenApiResponse:
+    """An error response for `extend_schema`: `{"detail", "code"}`, or with `field_errors`
+    a 400 that may name fields instead. The errors every operation shares (401, 404 for
+    a path id, ...) are added by medilytica_site.schema.AutoSchema."""
+    serializer = ValidationErrorSerializer if field_errors else ErrorSerializer
+    return OpenApiResponse(serializer, description=description)
 
 
 def parse_uuid(value, *, field: str) -> uuid.UUID:

@@ -18,6 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from collaboration import services as collaboration_services
 from collaboration.models import Membership
+from collaboration.viewsets import error_response
 
 from . import services
 from .serializers import (
@@ -30,6 +31,8 @@ from .serializers import (
     TicketSerializer,
     TokenPairSerializer,
 )
+
+CREDENTIALS_REFUSED = error_response("Wrong credentials or token (with a WWW-Authenticate header).")
 
 
 class Locked(exceptions.Throttled):
@@ -92,7 +95,10 @@ class TokenObtainView(LoginThrottleMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=CredentialsSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={200: TokenPairSerializer, 401: CREDENTIALS_REFUSED},
+    )
     def post(self, request):
         user = _authenticate(request, request.data)
         refresh = RefreshToken.for_user(user)
@@ -105,7 +111,10 @@ class TokenRefreshView(LoginThrottleMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={200: TokenPairSerializer, 401: CREDENTIALS_REFUSED},
+    )
     def post(self, request):
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -133,7 +142,14 @@ class SessionLoginView(LoginThrottleMixin, APIView):
             }
         )
 
-    @extend_schema(request=CredentialsSerializer, responses={200: MeSerializer})
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={
+            200: MeSerializer,
+            401: CREDENTIALS_REFUSED,
+            403: error_response("No CSRF token, or not the one of the CSRF cookie."),
+        },
+    )
     @method_decorator(csrf_protect)
     def post(self, request):
         user = _authenticate(request, request.data)

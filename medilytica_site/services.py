@@ -41,10 +41,9 @@ def login_authenticate(*, username: str, password: str, request=None):
             audit_record(
                 action="auth.login",
                 object_type="user",
-                object_id=key,
                 request=request,
                 outcome=AuditEvent.Outcome.DENIED,
-                detail={"reason": "locked"},
+                detail={"reason": "locked", "username": key},
             )
             raise LoginLocked(int((lockout.locked_until - now).total_seconds()) + 1)
         user = authenticate(request, username=username, password=password)
@@ -62,9 +61,12 @@ def login_authenticate(*, username: str, password: str, request=None):
         action="auth.login",
         user=user,
         object_type="user",
-        object_id=user.pk if user else key,
+        # A name that matches no user is no id: it goes in `detail`, since object_id holds
+        # ids (64 characters) and a username may have 150 (PostgreSQL refused the row).
+        object_id=user.pk if user else "",
         request=request,
         outcome=AuditEvent.Outcome.SUCCESS if user else AuditEvent.Outcome.FAILED,
+        detail=None if user else {"username": key},
     )
     return user
 

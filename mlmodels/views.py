@@ -11,17 +11,17 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, renderers, status
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from collaboration.models import Role
-from collaboration.viewsets import WorkspaceScopedViewSet
+from collaboration.viewsets import WorkspaceScopedViewSet, error_response
+from datasets.downloads import StoredFileResponse
 
 from . import services
 from .cards import model_card, model_card_markdown, model_graph
@@ -59,6 +59,9 @@ def model_unavailable(exc: ModelFileError) -> Response:
         {"detail": f"The stored model cannot be loaded: {exc}", "code": "model_unavailable"},
         status=status.HTTP_409_CONFLICT,
     )
+
+
+MODEL_UNAVAILABLE = error_response("The stored model file no longer loads (model_unavailable).")
 
 
 class MarkdownRenderer(renderers.BaseRenderer):
@@ -175,7 +178,7 @@ class ModelDownloadView(ModelScopedView):
         artifact = self.get_object()
         handle = services.model_download(artifact=artifact, user=request.user, request=request)
         filename = f"{slugify(artifact.name) or 'model'}-v{artifact.version}{artifact.file_suffix}"
-        return FileResponse(
+        return StoredFileResponse(
             handle,
             as_attachment=True,
             filename=filename,
@@ -188,7 +191,10 @@ class ModelPredictView(ModelScopedView):
     write_roles = {"predict": Role.VIEWER}  # predicting changes nothing; every member may
     queryset = ModelArtifact.objects.all()  # no joins: this path is latency-bound
 
-    @extend_schema(request=PredictInputSerializer, responses=PredictOutputSerializer)
+    @extend_schema(
+        request=PredictInputSerializer,
+        responses={200: PredictOutputSerializer, 409: MODEL_UNAVAILABLE},
+    )
     def predict(self, request, pk=None):
         artifact = self.get_object()
         data = PredictInputSerializer(data=request.data)
@@ -228,7 +234,7 @@ class ModelCardView(ModelScopedView):
 
 @extend_schema(tags=["models"])
 class ModelGraphView(ModelScopedView):
-    @extend_schema(responses=ModelGraphSerializer)
+    @extend_schema(responses={200: ModelGraphSerializer, 409: MODEL_UNAVAILABLE})
     def retrieve(self, request, pk=None):
         artifact = self.get_object()
         try:
@@ -240,9 +246,7 @@ class ModelGraphView(ModelScopedView):
 
 @extend_schema(tags=["models"])
 class ModelAliasView(ModelScopedView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
-
-    @extend_schema(request=AliasInputSerializer, responses=AliasOutputSerializer)
+    @extend_schema(request=AliasInputSerializer, responses={200: AliasOutputSerializer})
     def create(self, request, pk=None):
         artifact = self.get_object()
         data = AliasInputSerializer(data=request.data)
@@ -258,7 +262,10 @@ class ModelAliasView(ModelScopedView):
             raise as_drf_error(exc) from None
         return Response(AliasOutputSerializer(alias).data)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(
+        request=None,
+        responses={204: None, 400: error_response("Not a valid alias.", field_errors=True)},
+    )
     def destroy(self, request, pk=None, alias=None):
         artifact = self.get_object()
         try:

@@ -127,6 +127,17 @@ def test_bad_password_is_401_and_audited(api):
     assert event.outcome == "failed" and event.remote_addr == "127.0.0.1"
 
 
+def test_failed_login_with_the_longest_username_is_401_and_audited(api):
+    """The attempted name is kept in `detail`: object_id holds ids of at most 64
+    characters, and PostgreSQL refused a 150-character name there with a 500."""
+    name = "0" * 150
+    response = obtain(api, name, "wrong")
+    assert response.status_code == 401, response.content
+    event = AuditEvent.objects.get(action="auth.login")
+    assert event.outcome == "failed" and event.object_id == ""
+    assert event.detail == {"username": name}
+
+
 def test_refresh_rotates_and_old_token_is_refused(api):
     UserFactory(username="ken")
     pair = obtain(api, "ken").json()
