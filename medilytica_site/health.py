@@ -73,7 +73,9 @@ def check_workers() -> dict:
         logger.warning("health: worker check failed: %s", exc)
         return {"status": "down", "clusters": 0, "workers": 0}
     workers = sum(len(c.workers) for c in clusters)
-    return {"status": "ok" if clusters else "down", "clusters": len(clusters), "workers": workers}
+    # A cluster reports itself before its worker processes are up (and while it
+    # replaces them): with no worker nothing trains, so that is not "ok" yet.
+    return {"status": "ok" if workers else "down", "clusters": len(clusters), "workers": workers}
 
 
 class WorkersSerializer(serializers.Serializer):

@@ -36,3 +36,24 @@ def test_admin_login_page_is_served(api):
     response = api.get("/admin/login/")
     assert response.status_code == 200
     assert b"MediLytica administration" in response.content
+
+
+@pytest.mark.parametrize(
+    ("worker_lists", "status"),
+    [([], "down"), ([[]], "down"), ([[101, 102]], "ok"), ([[], [201]], "ok")],
+)
+def test_workers_are_ok_only_with_a_live_worker_process(monkeypatch, worker_lists, status):
+    from types import SimpleNamespace
+
+    from django_q.conf import Conf
+    from django_q.status import Stat
+
+    from medilytica_site import health
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    clusters = [SimpleNamespace(status="Idle", workers=pids) for pids in worker_lists]
+    monkeypatch.setattr(Stat, "get_all", staticmethod(lambda: clusters))
+    report = health.check_workers()
+    assert report["status"] == status
+    assert report["clusters"] == len(worker_lists)
+    assert report["workers"] == sum(map(len, worker_lists))
