@@ -129,7 +129,10 @@ TEMPLATES = [
 ]
 
 # --- database -----------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///./medilytica.db")}
+# DATABASE_URL and REDIS_URL carry passwords, so they may come from *_FILE like any secret.
+DATABASES = {
+    "default": env.db_url_config(_secret("DATABASE_URL", default="sqlite:///./medilytica.db"))
+}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if _db["NAME"] not in ("", ":memory:") and not Path(_db["NAME"]).is_absolute():
@@ -153,10 +156,24 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so two test runs on one machine never share it.
     _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"medilytica-test-{os.getpid()}.db")}
 else:
-    _db["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI every request runs in a thread of its own, so Django's per-thread
+    # connections (CONN_MAX_AGE) are never reused: each request would open, and under
+    # a burst hold, a server connection of its own ("too many clients"). A pool per
+    # process hands connections back at the end of each request and makes a burst
+    # wait for one instead. DB_POOL_MAX_SIZE=0 turns it off (e.g. behind PgBouncer).
+    _pool_max = env.int("DB_POOL_MAX_SIZE", default=10)
+    if _db["ENGINE"] == "django.db.backends.postgresql" and _pool_max > 0:
+        _db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_max,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=20.0),
+        }
+        _db["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+    else:
+        _db["CONN_HEALTH_CHECKS"] = True
 
 # --- Redis, channel layer, cache, task queue ----------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = _secret("REDIS_URL", default="")
 MAX_TRAINING_TIME = env.int("MAX_TRAINING_TIME", default=3600)
 DEFAULT_BATCH_SIZE = env.int("DEFAULT_BATCH_SIZE", default=64)
 # A running worker beats every 5 s; silence this long means it died (kill -9, OOM).
@@ -180,7 +197,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "medilytica_site.cache.SharedPoolRedisCache",  # one pool per process
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medilytica",
         }
@@ -210,33 +227,60 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- storage ------------------------------------------------------------------------
+# "local" keeps files in three folders; "s3" puts them in one bucket of any S3-compatible
+# store, each alias under its own key prefix, so that workers on other machines and
+# several web processes share them (DESIGN.md section 1).
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="local")
 MODEL_STORAGE_PATH = _storage_path("MODEL_STORAGE_PATH", "./storage/models")
 DATA_STORAGE_PATH = _storage_path("DATA_STORAGE_PATH", "./storage/data")
 RESULTS_STORAGE_PATH = _storage_path("RESULTS_STORAGE_PATH", "./storage/results")
-STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(RESULTS_STORAGE_PATH)},
-    },
-    "datasets": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(DATA_STORAGE_PATH)},
-    },
-    "models": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(MODEL_STORAGE_PATH)},
-    },
-    "results": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(RESULTS_STORAGE_PATH)},
-    },
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+_storage_locations = {
+    "default": ("results", RESULTS_STORAGE_PATH),
+    "datasets": ("data", DATA_STORAGE_PATH),
+    "models": ("models", MODEL_STORAGE_PATH),
+    "results": ("results", RESULTS_STORAGE_PATH),
+}
+if STORAGE_BACKEND == "local":
+    STORAGES = {
+        alias: {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(path)},
+        }
+        for alias, (_prefix, path) in _storage_locations.items()
+    }
+elif STORAGE_BACKEND == "s3":
+    _s3_options = {
+        "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+        "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),  # unset: AWS itself
+        "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+        # Unset keys leave boto3 its own chain (instance role, ~/.aws, web identity).
+        "access_key": _secret("AWS_ACCESS_KEY_ID"),
+        "secret_key": _secret("AWS_SECRET_ACCESS_KEY"),
+        "security_token": _secret("AWS_SESSION_TOKEN"),
+        "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default=None),  # "path": MinIO
+        "default_acl": None,  # objects stay private; the API streams them to members
+        "querystring_auth": True,
+        # Keys are fresh UUIDs: skip the existence probe before every write.
+        "file_overwrite": True,
+        # A file read back (download, training, preview) spills to disk past this size
+        # instead of being held whole in memory (django-storages' default is no limit).
+        "max_memory_size": env.int("AWS_S3_MAX_MEMORY_SIZE", default=16 * 1024 * 1024),
+    }
+    STORAGES = {
+        alias: {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**_s3_options, "location": prefix},
+        }
+        for alias, (prefix, _path) in _storage_locations.items()
+    }
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'local' or 's3', not {STORAGE_BACKEND!r}.")
+STORAGES["staticfiles"] = {
+    "BACKEND": (
+        "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    )
 }
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -254,6 +298,22 @@ DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=2000)
 # unset, twice MAX_UPLOAD_SIZE.
 DATASET_MAX_DECOMPRESSED_SIZE = env.int("DATASET_MAX_DECOMPRESSED_SIZE", default=None)
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)  # loaded models kept per process
+
+# Bytes daphne may hold for one WebSocket client that does not read before dropping
+# it (medilytica_site/ws_send_buffer.py); 0 turns the cap off.
+WS_SEND_BUFFER_LIMIT = env.int("WS_SEND_BUFFER_LIMIT", default=16 * 1024 * 1024)
+# Chat and code-editing limits: defaults and meaning in collaboration/limits.py;
+# any of them may be set from the environment.
+for _name, _cast in [
+    ("CHAT_RATE_LIMIT", env.int),
+    ("CHAT_RATE_WINDOW", env.int),
+    ("CHAT_SOCKET_RATE", env.float),
+    ("CHAT_SOCKET_BURST", env.int),
+    ("CODE_SOCKET_RATE", env.float),
+    ("CODE_SOCKET_BURST", env.int),
+]:
+    if _name in os.environ:
+        globals()[_name] = _cast(_name)
 
 # --- auth ---------------------------------------------------------------------------
 ALLOW_REGISTRATION = env.bool("ALLOW_REGISTRATION", default=True)
@@ -275,7 +335,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "medilytica_site.api.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies bounded in size and nesting (medilytica_site/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "medilytica_site.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "medilytica_site.schema.AutoSchema",  # documents error responses
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
@@ -318,6 +384,7 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "medilytica_site.views.csrf_failure"  # JSON under /api/
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
