@@ -25,6 +25,19 @@ class Team:
     outsider_workspace: Workspace
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup, django_db_blocker):
+    """Close PostgreSQL connection pools before the test database is dropped: a pool
+    keeps a connection open, and DROP DATABASE refuses while one is."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all(initialized_only=True):
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     # Throttle counters live in the cache; one test's requests must not throttle the next.
