@@ -26,15 +26,24 @@ class Team:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_database_pools(django_db_setup, django_db_blocker):
-    """Close PostgreSQL connection pools before the test database is dropped: a pool
-    keeps a connection open, and DROP DATABASE refuses while one is."""
+def _close_database_sessions(django_db_setup, django_db_blocker):
+    """Before the PostgreSQL test database is dropped, end what still holds it: the
+    per-process pool, and connections checked out by threads that async tests and
+    consumers left behind (DROP DATABASE refuses while any session is open)."""
     yield
     from django.db import connections
 
     with django_db_blocker.unblock():
         for connection in connections.all(initialized_only=True):
-            if getattr(connection, "pool", None) is not None:
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            connection.close()
+            if connection.settings_dict["OPTIONS"].get("pool"):
                 connection.close_pool()
 
 
