@@ -48,12 +48,13 @@ def depth_check(text: str | bytes, max_depth: int = MAX_DEPTH) -> None:
     too_deep = np.flatnonzero(depth > max_depth)
     if too_deep.size:
         # The position is counted in brackets, which is all a client needs to see.
-        raise JSONTooDeep(text if isinstance(text, str) else "", int(too_deep[0]), max_depth)
+        doc = text if isinstance(text, str) else data.decode("utf-8", "replace")
+        raise JSONTooDeep(doc, int(too_deep[0]), max_depth)
 
 
 def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, **kwargs) -> Any:
     """`json.loads` that refuses documents nested deeper than `max_depth` with a
     JSONDecodeError (a ValueError), never a RecursionError."""
+    depth_check(data, max_depth)  # on the bytes as given: no second encoding of a str
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-    depth_check(text, max_depth)
     return json.loads(text, **kwargs)

@@ -21,8 +21,10 @@ class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            text = stream.read().decode(encoding)
+            body = stream.read()
+            if encoding.lower().replace("-", "") != "utf8":
+                body = body.decode(encoding)  # safejson reads UTF-8 bytes as they are
             parse_constant = drf_json.strict_constant if api_settings.STRICT_JSON else None
-            return safejson.loads(text, parse_constant=parse_constant)
+            return safejson.loads(body, parse_constant=parse_constant)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
