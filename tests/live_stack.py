@@ -35,6 +35,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -379,3 +381,56 @@ def read_training_until(ws, kinds: set[str], timeout: float = 120) -> list[dict]
         if message["type"] in kinds:
             return messages
     raise AssertionError(f"no {kinds} within {timeout}s; got {[m['type'] for m in messages]}")
+
+
+LIVE_PASSWORD = "a-long-enough-pass-42"
+
+
+def signed_up_client(base_url: str, username: str) -> httpx.Client:
+    """An HTTP client for a newly registered user, signed in with a JWT."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    client.post("/api/auth/register", json={"username": username, "password": LIVE_PASSWORD})
+    tokens = client.post("/api/auth/token", json={"username": username, "password": LIVE_PASSWORD})
+    assert tokens.status_code == 200, tokens.text
+    client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
+    return client
+
+
+def training_client(base_url: str, username: str) -> httpx.Client:
+    """`signed_up_client` with a small breast-cancer dataset uploaded (its id as
+    `client.dataset_id`, target `diagnosis`), once the stack's worker is up."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    client = signed_up_client(base_url, username)
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.iloc[:, :10].copy()
+    frame["diagnosis"] = np.where(data.target == 0, "malignant", "benign")
+    upload = client.post(
+        "/api/data/upload",
+        files={"file": ("cancer.csv", frame.to_csv(index=False).encode())},
+        data={"name": "cancer"},
+    )
+    assert upload.status_code == 201, upload.text
+    client.dataset_id = upload.json()["id"]
+    wait_for(
+        lambda: client.get("/api/health").json()["workers"]["status"] == "ok",
+        timeout=60,
+        what="the qcluster",
+    )
+    return client
+
+
+def start_network_run(api: httpx.Client, epochs: int, **hyper) -> str:
+    """Queue a one-hidden-layer network on `api.dataset_id`; the run's id."""
+    response = api.post(
+        "/api/train/start",
+        json={
+            "dataset": api.dataset_id,
+            "target": "diagnosis",
+            "model_type": "neural_network",
+            "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0, **hyper},
+        },
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["id"]

@@ -18,26 +18,16 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer
 from websockets.exceptions import ConnectionClosed
 
-from tests.live_stack import live_database, live_stack, wait_for
+from tests.live_stack import live_database, live_stack, signed_up_client, training_client, wait_for
 from tests.live_stack import read_training_until as read_until
+from tests.live_stack import start_network_run as start
 from tests.live_stack import training_socket as stream
 from training.events import check_message
 
 pytestmark = pytest.mark.integration
-PASSWORD = "a-long-enough-pass-42"
 RUN_SECONDS = 10  # how long the fault tests' runs should train on this machine
-
-
-def sign_up(base: str, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=30)
-    client.post("/api/auth/register", json={"username": username, "password": PASSWORD})
-    tokens = client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
-    assert tokens.status_code == 200, tokens.text
-    client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
-    return client
 
 
 # --- a small file system for the storage folders
@@ -115,22 +105,7 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(stack):
-    client = sign_up(stack.http_urls[0], "tess")
-    data = load_breast_cancer(as_frame=True)
-    frame = data.data.iloc[:, :10].copy()
-    frame["diagnosis"] = np.where(data.target == 0, "malignant", "benign")
-    upload = client.post(
-        "/api/data/upload",
-        files={"file": ("cancer.csv", frame.to_csv(index=False).encode())},
-        data={"name": "cancer"},
-    )
-    assert upload.status_code == 201, upload.text
-    client.dataset_id = upload.json()["id"]
-    wait_for(
-        lambda: client.get("/api/health").json()["workers"]["status"] == "ok",
-        timeout=60,
-        what="the qcluster",
-    )
+    client = training_client(stack.http_urls[0], "tess")
     # How fast this machine trains an epoch, so each fault lands mid-run.
     probe = start(client, epochs=40)
     finished(client, probe, timeout=60)
@@ -139,20 +114,6 @@ def api(stack):
     client.epoch_seconds = max((times.iloc[-1] - times.iloc[4]).total_seconds() / 35, 0.002)
     yield client
     client.close()
-
-
-def start(api, epochs: int) -> str:
-    response = api.post(
-        "/api/train/start",
-        json={
-            "dataset": api.dataset_id,
-            "target": "diagnosis",
-            "model_type": "neural_network",
-            "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0},
-        },
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
 
 
 def epochs_for(api, seconds: float) -> int:
@@ -325,7 +286,7 @@ def assert_storage_full(response: httpx.Response) -> None:
 def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack):
     mount = stack.mount
     kept = files_under(mount)  # what the other tests stored stays as it is
-    api = sign_up(stack.http_urls[0], "fay")
+    api = signed_up_client(stack.http_urls[0], "fay")
     # 8,000 rows of random floats: about 800 KB as CSV, at least 320 KB as Parquet.
     csv = _csv(8_000)
     tree = _skops()

@@ -8,17 +8,14 @@ import os
 import signal
 import time
 
-import httpx
-import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
 
-from tests.live_stack import live_stack, wait_for
+from tests.live_stack import live_stack, training_client, wait_for
 from tests.live_stack import read_training_until as read_until
+from tests.live_stack import start_network_run as start
 from tests.live_stack import training_socket as stream
 
 pytestmark = pytest.mark.integration
-PASSWORD = "a-long-enough-pass-42"
 
 
 @pytest.fixture(scope="module")
@@ -29,42 +26,9 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api(stack):
-    base = stack.http_urls[0]
-    client = httpx.Client(base_url=base, timeout=30)
-    client.post("/api/auth/register", json={"username": "tess", "password": PASSWORD})
-    tokens = client.post("/api/auth/token", json={"username": "tess", "password": PASSWORD})
-    client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
-    data = load_breast_cancer(as_frame=True)
-    frame = data.data.iloc[:, :10].copy()
-    frame["diagnosis"] = np.where(data.target == 0, "malignant", "benign")
-    upload = client.post(
-        "/api/data/upload",
-        files={"file": ("cancer.csv", frame.to_csv(index=False).encode())},
-        data={"name": "cancer"},
-    )
-    assert upload.status_code == 201, upload.text
-    client.dataset_id = upload.json()["id"]
-    wait_for(
-        lambda: client.get("/api/health").json()["workers"]["status"] == "ok",
-        timeout=60,
-        what="the qcluster",
-    )
+    client = training_client(stack.http_urls[0], "tess")
     yield client
     client.close()
-
-
-def start(api, epochs: int, **hyper) -> str:
-    response = api.post(
-        "/api/train/start",
-        json={
-            "dataset": api.dataset_id,
-            "target": "diagnosis",
-            "model_type": "neural_network",
-            "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0, **hyper},
-        },
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
 
 
 def test_two_clients_and_a_late_joiner_see_every_epoch_in_order(stack, api):
