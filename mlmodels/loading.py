@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .fastpath import compile_pipeline
-from .features import rows_to_frame
+from .features import rows_to_columns, rows_to_frame
 from .serialization import (
     ModelFileError,
     TorchBundle,
@@ -76,26 +76,33 @@ class LoadedModel:
             rows[1][entry["name"]] = None if entry.get("nullable", True) else value
         return self._inputs(rows_to_frame(rows, self.feature_schema))
 
-    def _inputs(self, frame: pd.DataFrame) -> Any:
+    def _inputs(self, data: pd.DataFrame | dict[str, np.ndarray]) -> Any:
+        """What the model reads: the fast path takes the columns as they are; the
+        pipeline, a DataFrame of its own columns or, when it was fitted on a bare
+        array (e.g. an uploaded state dict), a float32 array in schema order."""
+        if self._compiled is not None:
+            return data
+        if not isinstance(data, pd.DataFrame):
+            data = pd.DataFrame(data, copy=False)
         if self._by_name:
-            return frame[self.input_columns]
-        # Fitted on a bare array (e.g. an uploaded state dict): columns in schema order.
-        return frame[self.input_columns].to_numpy(dtype=np.float32)
+            return data[self.input_columns]
+        return data[self.input_columns].to_numpy(dtype=np.float32)
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, data: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities for a DataFrame or {column: array} (extra columns ignored)."""
         if not self._has_proba:
             raise AttributeError("this model has no class probabilities")
         model = self._compiled or self.pipeline
         with self._threads():
-            return np.asarray(model.predict_proba(self._inputs(frame)))
+            return np.asarray(model.predict_proba(self._inputs(data)))
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, data: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
         if self._uses_threshold:
-            proba = self.predict_proba(frame)
+            proba = self.predict_proba(data)
             return self._threshold_labels(proba)
         model = self._compiled or self.pipeline
         with self._threads():
-            return np.asarray(model.predict(self._inputs(frame)))
+            return np.asarray(model.predict(self._inputs(data)))
 
     @contextmanager
     def _threads(self) -> Iterator[None]:
@@ -120,10 +127,10 @@ class LoadedModel:
 
     def predict_rows(self, rows: Sequence[Any]) -> dict[str, Any]:
         """Validate JSON rows and answer {predictions, probabilities?, classes?}."""
-        frame = rows_to_frame(rows, self.feature_schema)
+        data = rows_to_columns(rows, self.feature_schema)
         out: dict[str, Any] = {}
         if self._has_proba:
-            proba = self.predict_proba(frame)
+            proba = self.predict_proba(data)
             if self._uses_threshold:
                 predictions = self._threshold_labels(proba)
             else:
@@ -134,7 +141,7 @@ class LoadedModel:
             if self._uses_threshold:
                 out["threshold"] = self.threshold
         else:
-            out["predictions"] = [_plain(value) for value in self.predict(frame)]
+            out["predictions"] = [_plain(value) for value in self.predict(data)]
         return out
 
 

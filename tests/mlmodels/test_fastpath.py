@@ -111,3 +111,93 @@ def test_a_fast_path_that_disagrees_with_the_pipeline_is_turned_off(monkeypatch)
     assert np.array_equal(
         model.predict_proba(frame), result.pipeline.predict_proba(frame[model.input_columns])
     )
+
+
+def _odd_cells_frame(model) -> object:
+    """Rows a client may send: categories as other JSON types, unseen, missing; numbers
+    missing or given as integers."""
+    base = json_rows(clinical_frame(n=8, seed=5).drop(columns=list(TARGETS.values())))
+    odd = [
+        {"sex": 1, "smoker": "True"},
+        {"sex": True, "smoker": 1},
+        {"sex": 1.5, "smoker": None, "age": None, "bmi": None},
+        {"sex": "X", "smoker": False, "stage": 9},
+        {"sex": None, "smoker": "false", "age": 200},
+        {"sex": "M", "smoker": 0.0, "bmi": -3},
+    ]
+    rows = [{**row, **change} for row, change in zip(base, odd, strict=False)]
+    return rows_to_frame(rows, model.feature_schema)
+
+
+@pytest.mark.parametrize("model_type", ["random_forest", "neural_network", "logistic_regression"])
+def test_cells_of_every_json_type_get_the_pipelines_numbers(model_type):
+    result = engine_result(model_type, "classification")
+    model = _loaded(result)
+    assert model._compiled is not None
+    frame = _odd_cells_frame(model)
+    expected = result.pipeline.predict_proba(frame[model.input_columns])
+    assert np.array_equal(model.predict_proba(frame), expected)
+    columns = {name: frame[name].to_numpy() for name in frame.columns}
+    assert np.array_equal(model.predict_proba(columns), expected)
+
+
+def test_the_engines_column_pipelines_are_not_called_at_predict_time(monkeypatch):
+    result = engine_result("random_forest", "classification")
+    model = _loaded(result)
+    frame = _odd_cells_frame(model)
+    expected = result.pipeline.predict_proba(frame[model.input_columns])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("scikit-learn's transform ran")
+
+    monkeypatch.setattr(Pipeline, "transform", refuse)
+    monkeypatch.setattr(ColumnTransformer, "transform", refuse)
+    assert np.array_equal(model.predict_proba(frame), expected)
+
+
+def test_the_check_covers_every_category_of_every_table():
+    result = engine_result("random_forest", "classification")
+    model = _loaded(result)
+    preprocess = result.pipeline.steps[0][1]
+    probe = fastpath._with_every_category(preprocess, model._probe())
+    assert {"F", "M"} <= set(probe["sex"].dropna())
+    assert {"True", "False"} <= {str(value) for value in probe["smoker"].dropna()}
+
+
+def test_a_table_that_disagrees_turns_the_fast_path_off(monkeypatch):
+    result = engine_result("random_forest", "classification")
+    real = fastpath._category_table
+
+    def swapped(transformer, columns):
+        transform = real(transformer, columns)
+        if transform is None:
+            return None
+
+        def wrong(data):
+            return transform(data)[:, ::-1]
+
+        wrong.categories = transform.categories
+        return wrong
+
+    monkeypatch.setattr(fastpath, "_category_table", swapped)
+    assert _loaded(result)._compiled is None
+
+
+def test_an_encoder_that_refuses_unknown_categories_is_left_to_scikit_learn():
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    from training.ml.preprocessing import categories_as_text
+
+    frame = clinical_frame(n=60)
+    strict = Pipeline(
+        [
+            ("text", FunctionTransformer(categories_as_text, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("encode", OneHotEncoder(handle_unknown="error", sparse_output=False)),
+        ]
+    ).fit(frame[["sex"]])
+    assert fastpath._category_table(strict, ["sex"]) is None
+    scaled = make_pipeline(StandardScaler(with_mean=False)).fit(frame[["age"]])
+    numbers = fastpath._numeric_steps(scaled, ["age"])
+    assert np.array_equal(numbers(frame), scaled.transform(frame[["age"]]))
