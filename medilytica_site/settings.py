@@ -336,6 +336,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "medilytica_site.api.Pagination",
     # JSON bodies bounded in size and nesting (medilytica_site/parsers.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "medilytica_site.renderers.FastJSONRenderer",  # orjson, DRF's bytes
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "medilytica_site.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",

@@ -281,3 +281,44 @@ def test_depth_check_counts_exactly_the_nesting_of_valid_documents():
         except safejson.JSONTooDeep:
             refused = True
         assert refused == deep, (text, limit)
+
+
+# --- orjson decodes, the standard library decides -------------------------------------
+
+
+SAME_AS_JSON = [
+    '{"a": 1, "b": [1.5, -2, true, false, null], "c": "\\u00e9\\n\\"[{"}',
+    '{"big": 123456789012345678901234567890}',  # orjson would read a float
+    '{"edge": [9223372036854775807, -9223372036854775808, 18446744073709551615]}',
+    '{"past64": [18446744073709551616, -9223372036854775809]}',
+    '{"digits_in_text": "12345678901234567890", "n": 1}',
+    '{"huge": 1e400}',  # the standard library reads infinity; orjson refuses
+    '"\\ud800"',  # a lone surrogate: refused by orjson, read by json
+    '{"a": 1, "a": 2}',
+    "[0.1, 1e-7, 5e-324, 1.7976931348623157e308, -0.0]",
+    '{"emoji": "\\ud83d\\ude00", "raw": "ü€"}',
+]
+
+
+@pytest.mark.parametrize("text", SAME_AS_JSON)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_loads_gives_what_the_standard_library_gives(text, as_bytes):
+    data = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    got, expected = safejson.loads(data), json.loads(text)
+    assert got == expected or (got != got and expected != expected)
+    assert json.dumps(got) == json.dumps(expected)  # types too: 10**30 stays an int
+
+
+@pytest.mark.parametrize(
+    "text", ["", "  ", '{"a": 1} x', '{"a": NaN}', "[1,]", "\ufeff[1]", '{"a" 1}', "[Infinity]"]
+)
+def test_loads_refuses_what_the_standard_library_refuses_with_its_message(text):
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text, parse_constant=_strict)
+    with pytest.raises(json.JSONDecodeError) as got:
+        safejson.loads(text, parse_constant=_strict)
+    assert str(got.value) == str(expected.value)
+
+
+def _strict(constant):
+    raise json.JSONDecodeError(f"{constant} is not valid JSON", constant, 0)
