@@ -7,7 +7,7 @@ session cookie or `?ticket=`, then each app's `websocket_urlpatterns`.
 import os
 import sys
 
-from django.core.asgi import get_asgi_application
+from medilytica_site.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilytica_site.settings")
 

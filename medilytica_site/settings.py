@@ -96,7 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "medilytica_site.middleware.StaticFilesMiddleware",  # WhiteNoise, async-capable
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -298,6 +298,9 @@ DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=2000)
 # unset, twice MAX_UPLOAD_SIZE.
 DATASET_MAX_DECOMPRESSED_SIZE = env.int("DATASET_MAX_DECOMPRESSED_SIZE", default=None)
 MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)  # loaded models kept per process
+# HTTP requests one web process works on at once (medilytica_site/handler.py); more
+# wait their turn on the event loop. At most DB_POOL_MAX_SIZE with PostgreSQL.
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=8)
 
 # Bytes daphne may hold for one WebSocket client that does not read before dropping
 # it (medilytica_site/ws_send_buffer.py); 0 turns the cap off.

@@ -1,0 +1,157 @@
+"""The ASGI handler: one thread hop per request, on threads that requests reuse."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished, request_started
+from django.db import connection
+
+from medilytica_site.handler import OneHopASGIHandler, RequestThread
+
+ADMIN_CSS = "/static/admin/css/base.css"
+
+
+def _scope(path: str, method: str = "GET", headers=()) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+async def _request(handler, path: str) -> tuple[int, bytes]:
+    communicator = ApplicationCommunicator(handler, _scope(path))
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(timeout=10)
+    body = b""
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(timeout=10)
+    return start["status"], body
+
+
+def test_the_middleware_chain_is_built_to_run_in_one_thread():
+    handler = OneHopASGIHandler()
+    assert not iscoroutinefunction(handler._middleware_chain)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_requests_run_whole_in_one_reused_thread_with_one_database_connection():
+    seen: list[tuple[str, int, int | None]] = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.get_ident(), None))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.get_ident(), id(connection.connection)))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        handler = OneHopASGIHandler()
+        for _ in range(3):
+            status, body = await _request(handler, "/api/health")
+            assert status == 200, body
+            assert b'"database":"ok"' in body
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    threads = {ident for _, ident, _ in seen}
+    assert len(seen) == 6 and threads != {threading.get_ident()}
+    assert len(threads) == 1, "the request thread should be lent again, not started anew"
+    connections = {conn for kind, _, conn in seen if kind == "finished"}
+    assert len(connections) == 1 and None not in connections  # kept (CONN_MAX_AGE)
+    assert len(handler._idle) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_static_files_and_errors_still_come_back_whole():
+    handler = OneHopASGIHandler()
+    status, body = await _request(handler, ADMIN_CSS)
+    assert status == 200 and len(body) > 1000 and b"{" in body
+    status, body = await _request(handler, "/api/no-such-thing")
+    assert status == 404 and body.startswith(b"{")
+
+
+async def test_a_thread_still_busy_after_its_request_is_not_lent_again():
+    handler = OneHopASGIHandler()
+    release = threading.Event()
+    running = threading.Event()
+
+    def view_left_running():
+        running.set()
+        release.wait(10)
+
+    async def handle(scope, receive, send):
+        # What a view does when its client went away: the request ends, the thread
+        # still runs the view.
+        asyncio.ensure_future(sync_to_async(view_left_running, thread_sensitive=True)())
+        await asyncio.to_thread(running.wait, 10)
+
+    handler.handle = handle
+    await handler(_scope("/"), None, None)
+    assert running.is_set()
+    assert handler._idle == [], "a busy thread must not serve the next request"
+    release.set()
+
+
+def test_a_request_thread_knows_when_it_is_busy():
+    thread = RequestThread()
+    gate = threading.Event()
+    future = thread.submit(gate.wait, 10)
+    assert not thread.idle
+    gate.set()
+    future.result(timeout=10)
+    assert thread.idle
+    thread.shutdown()
+
+
+async def test_views_beyond_the_cap_wait_their_turn_in_order(settings):
+    settings.WEB_REQUEST_THREADS = 2
+    handler = OneHopASGIHandler()
+    lock = threading.Lock()
+    running, most, order = [0], [0], []
+    gate = threading.Event()
+
+    def get_response(request):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            order.append(request)
+        gate.wait(10)
+        with lock:
+            running[0] -= 1
+        return request
+
+    handler.get_response = get_response
+
+    async def request(number):  # each request in a thread of its own, as in __call__
+        async with ThreadSensitiveContext(executor=RequestThread()):
+            return await handler.get_response_async(number)
+
+    tasks = []
+    for number in range(5):
+        tasks.append(asyncio.ensure_future(request(number)))
+        await asyncio.sleep(0.01)  # arrive in this order
+    await asyncio.sleep(0.2)
+    assert running[0] == 2 and order == [0, 1], "only two views at once; the rest wait"
+    gate.set()
+    assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
+    assert most[0] == 2 and order == [0, 1, 2, 3, 4]
