@@ -7,6 +7,8 @@ from rest_framework import exceptions, permissions
 from .models import Role
 from .selectors import role_allows, workspace_role
 
+_NOT_ANNOTATED = object()
+
 
 class WorkspaceRolePermission(permissions.BasePermission):
     """Members read; editors and owners write.
@@ -22,8 +24,10 @@ class WorkspaceRolePermission(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
     def has_object_permission(self, request, view, obj) -> bool:
-        workspace_id = view.workspace_id_of(obj)
-        role = workspace_role(user=request.user, workspace_id=workspace_id)
+        # WorkspaceScopedViewSet annotates a detail request's object with the role.
+        role = getattr(obj, "caller_role", _NOT_ANNOTATED)
+        if role is _NOT_ANNOTATED:
+            role = workspace_role(user=request.user, workspace_id=view.workspace_id_of(obj))
         if request.method in permissions.SAFE_METHODS:
             return role is not None
         needed = getattr(view, "write_roles", {}).get(view.action, self.write_role)

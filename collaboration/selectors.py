@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -42,6 +42,14 @@ def workspace_role(*, user, workspace_id) -> str | None:
         Membership.objects.filter(workspace_id=workspace_id, user=user)
         .values_list("role", flat=True)
         .first()
+    )
+
+
+def role_of(user, workspace_id) -> Subquery:
+    """The user's role in the workspace given (an id or an ``OuterRef``) as a subquery,
+    for annotating a row with its reader's role; NULL for non-members."""
+    return Subquery(
+        Membership.objects.filter(workspace_id=workspace_id, user=user).values("role")[:1]
     )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 
+from django.db.models import OuterRef
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, viewsets
 from rest_framework.routers import SimpleRouter
 
 from .models import Role, Workspace
 from .permissions import WorkspaceRolePermission, require_role
-from .selectors import personal_workspace, restrict_to_member
+from .selectors import personal_workspace, restrict_to_member, role_of
 from .serializers import ErrorSerializer, ValidationErrorSerializer
 
 # A canonical UUID and nothing else: a 36-character look-alike never reaches a view,
@@ -54,6 +55,12 @@ class WorkspaceScopedViewSet(viewsets.GenericViewSet):
         if workspace:
             workspace_id = parse_uuid(workspace, field="workspace")
             queryset = queryset.filter(**{f"{self.workspace_field}_id": workspace_id})
+        if (self.lookup_url_kwarg or self.lookup_field) in self.kwargs:
+            # One object: its row brings the caller's role, which the permission check
+            # reads, instead of a query of its own on every detail request.
+            queryset = queryset.annotate(
+                caller_role=role_of(self.request.user, OuterRef(f"{self.workspace_field}_id"))
+            )
         return queryset
 
     def workspace_id_of(self, obj):

@@ -222,6 +222,19 @@ def test_predict_answers_classes_and_probabilities(team, client_for, forest):
     assert model_cache.loads == loads
 
 
+def test_predict_reads_the_model_and_the_callers_role_in_one_query(
+    team, client_for, forest, django_assert_num_queries
+):
+    client = client_for(team.viewer)
+    client.post(f"/api/models/{forest.pk}/predict", {"rows": _rows(1)}, format="json")  # loads
+    with django_assert_num_queries(1) as context:
+        response = client.post(
+            f"/api/models/{forest.pk}/predict", {"rows": _rows(1)}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    assert "role" in context.captured_queries[0]["sql"]
+
+
 def test_predict_regression_has_no_probabilities(team, client_for):
     model = register_result(team, engine_result("linear_regression", "regression"), name="LOS")
     response = client_for(team.viewer).post(
