@@ -350,8 +350,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "medilytica_site.schema.AutoSchema",  # documents error responses
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "medilytica_site.throttling.UserRateThrottle",  # one cache round trip a call
+        "medilytica_site.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="3000/minute"),
