@@ -73,10 +73,11 @@ def compile_pipeline(pipeline: Any, probe: pd.DataFrame) -> CompiledPipeline | N
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) != 2:
         return None
-    transform = _column_transform(steps[0][1])
-    if transform is None:
+    column_transform = _column_transform(steps[0][1])
+    if column_transform is None:
         return None
-    probe = _with_every_category(steps[0][1], probe)
+    transform, categories = column_transform
+    probe = _with_every_category(probe, categories)
     final = steps[1][1]
     proba, predict_values = _forest_methods(final)
     if predict_values is None:
@@ -86,12 +87,15 @@ def compile_pipeline(pipeline: Any, probe: pd.DataFrame) -> CompiledPipeline | N
     return compiled if _same_results(compiled, pipeline, probe) else None
 
 
-def _column_transform(step: Any) -> Transform | None:
+def _column_transform(step: Any) -> tuple[Transform, dict[str, list[str]]] | None:
+    """The ColumnTransformer's fast equivalent, and the known categories of each column
+    it turned into a lookup table (for the probe rows); None if it cannot be had."""
     if type(step) is not ColumnTransformer or step.sparse_threshold != 0:
         return None
     if getattr(step, "_sklearn_output_config", {}).get("transform", "default") != "default":
         return None  # set_output(transform="pandas"): the estimator may read column names
     parts = []
+    categories: dict[str, list[str]] = {}
     for _name, transformer, columns in step.transformers_:
         if isinstance(transformer, str):
             if transformer == "drop":
@@ -99,19 +103,19 @@ def _column_transform(step: Any) -> Transform | None:
             return None  # "passthrough": left to ColumnTransformer itself
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             return None
-        if columns:  # ColumnTransformer skips a transformer with no columns
-            parts.append(
-                _numeric_steps(transformer, columns)
-                or _category_table(transformer, columns)
-                or _as_is(transformer, columns)
-            )
+        if not columns:  # ColumnTransformer skips a transformer with no columns
+            continue
+        table = _category_table(transformer, columns)
+        if table is not None:
+            categories[columns[0]] = table.categories
+        parts.append(table or _numeric_steps(transformer, columns) or _as_is(transformer, columns))
     if not parts:
         return None
 
     def transform(data: Columns) -> np.ndarray:
         return np.hstack([part(data) for part in parts])
 
-    return transform
+    return transform, categories
 
 
 def _as_is(transformer: Any, columns: list[str]) -> Transform:
@@ -229,27 +233,19 @@ def _category_table(transformer: Any, columns: list[str]) -> Transform | None:
         return table[rows]
 
     transform.categories = known  # type: ignore[attr-defined] # for the probe rows
-    transform.column = name  # type: ignore[attr-defined]
     return transform
 
 
-def _with_every_category(step: Any, probe: pd.DataFrame) -> pd.DataFrame:
+def _with_every_category(probe: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
     """The probe rows, plus rows that between them show every known category of every
-    one-hot column: the check below then covers each entry of every lookup table."""
-    categorical = {}
-    for _name, transformer, columns in step.transformers_:
-        if isinstance(transformer, str) or not isinstance(columns, list) or len(columns) != 1:
-            continue
-        table = _category_table(transformer, columns)
-        if table is not None and columns[0] in probe.columns:
-            categorical[columns[0]] = table.categories
-    count = max((len(values) for values in categorical.values()), default=0)
-    if not count or probe.empty:
+    lookup-table column: the check below then covers each entry of every table."""
+    categories = {name: known for name, known in categories.items() if known}
+    count = max(map(len, categories.values()), default=0)
+    if not count or probe.empty or not categories.keys() <= set(probe.columns):
         return probe
     extra = probe.iloc[[0] * count].reset_index(drop=True)
-    for name, values in categorical.items():
-        if values:
-            extra[name] = [values[i % len(values)] for i in range(count)]
+    for name, known in categories.items():
+        extra[name] = [known[i % len(known)] for i in range(count)]
     return pd.concat([probe, extra], ignore_index=True)
 
 

@@ -158,8 +158,9 @@ def test_the_engines_column_pipelines_are_not_called_at_predict_time(monkeypatch
 def test_the_check_covers_every_category_of_every_table():
     result = engine_result("random_forest", "classification")
     model = _loaded(result)
-    preprocess = result.pipeline.steps[0][1]
-    probe = fastpath._with_every_category(preprocess, model._probe())
+    _, categories = fastpath._column_transform(result.pipeline.steps[0][1])
+    assert set(categories) == {"sex", "smoker"}
+    probe = fastpath._with_every_category(model._probe(), categories)
     assert {"F", "M"} <= set(probe["sex"].dropna())
     assert {"True", "False"} <= {str(value) for value in probe["smoker"].dropna()}
 
