@@ -54,9 +54,8 @@ def depth_check(text: str | bytes, max_depth: int = MAX_DEPTH) -> None:
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if data.count(b"[") + data.count(b"{") <= max_depth:
         return  # the common case: too few brackets to go that deep
-    if b"\\" in data:
-        data = _ESCAPE.sub(b"", data)
-    structure = np.frombuffer(data.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    scan = _ESCAPE.sub(b"", data) if b"\\" in data else data
+    structure = np.frombuffer(scan.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
     # A bracket after an odd number of quotes lies inside a string.
     quote = structure == _QUOTE
     outside = (np.cumsum(quote) & 1) == 0
@@ -73,17 +72,14 @@ def loads(data: str | bytes, *, max_depth: int = MAX_DEPTH, **kwargs) -> Any:
     """`json.loads` that refuses documents nested deeper than `max_depth` with a
     JSONDecodeError (a ValueError), never a RecursionError. `parse_constant` is the
     only keyword orjson can stand in for (it never accepts NaN or Infinity)."""
-    depth_check(data, max_depth)  # on the bytes as given: no second encoding of a str
-    if kwargs.keys() <= {"parse_constant"} and not _has_long_number(data):
+    # One encoding of a str (a socket frame) for the depth check, the long-number scan
+    # and orjson; UTF-8 bytes (a request body) are read as they are.
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    depth_check(raw, max_depth)
+    if kwargs.keys() <= {"parse_constant"} and _LONG_NUMBER not in raw.translate(_DIGITS_ONLY):
         try:
-            return orjson.loads(data)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # the standard library accepts it, or says what is wrong, as always
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
     return json.loads(text, **kwargs)
-
-
-def _has_long_number(data: str | bytes) -> bool:
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogatepass")
-    return _LONG_NUMBER in data.translate(_DIGITS_ONLY)
