@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 
 
@@ -29,9 +30,9 @@ class WindowCounterThrottle(throttling.SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.elapsed = self.now - window * self.duration
+        now = self.timer()
+        window = int(now // self.duration)
+        self.elapsed = now - window * self.duration
         current_key, previous_key = f"{self.key}:{window}", f"{self.key}:{window - 1}"
         self.current, self.previous = _count(
             self.cache, current_key, previous_key, ttl=2 * self.duration
@@ -93,8 +94,6 @@ def _uncount(cache, current_key: str) -> None:
 
 def _redis_client(cache, key: str):
     """The redis-py client behind Django's Redis cache backend, else None."""
-    from django.core.cache.backends.redis import RedisCache
-
     if isinstance(cache, RedisCache):
         return cache._cache.get_client(key, write=True)
     return None
