@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 
 from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework import throttling
 
 
@@ -94,6 +95,10 @@ def _uncount(cache, current_key: str) -> None:
 
 def _redis_client(cache, key: str):
     """The redis-py client behind Django's Redis cache backend, else None."""
+    if isinstance(cache, ConnectionProxy):
+        # DRF's throttles hold `django.core.cache.cache`, a proxy that is never an
+        # instance of the backend's class: look through it to the backend itself.
+        cache = cache._connections[cache._alias]
     if isinstance(cache, RedisCache):
         return cache._cache.get_client(key, write=True)
     return None

@@ -105,3 +105,22 @@ def test_the_api_answers_429_with_retry_after(client_for, monkeypatch):
     assert refused.status_code == 429
     assert 0 < int(refused["Retry-After"]) <= 60
     assert "throttled" in refused.json()["detail"].lower()
+
+
+def test_the_configured_cache_takes_the_one_round_trip_path(redis_url, settings, monkeypatch):
+    """DRF's throttles hold `django.core.cache.cache`, a proxy that is no instance of the
+    backend's class: with Redis configured, counting must still be the one pipeline."""
+    from django.core.cache import cache as default_cache
+    from django.core.cache.backends.redis import RedisCache
+
+    settings.CACHES = {
+        "default": {"BACKEND": "medilytica_site.cache.SharedPoolRedisCache", "LOCATION": redis_url}
+    }
+    redis.Redis.from_url(redis_url).flushall()
+
+    def generic_path(*args, **kwargs):
+        raise AssertionError("counted with the cache's add / incr / get, a round trip each")
+
+    for name in ("add", "incr", "get", "set"):
+        monkeypatch.setattr(RedisCache, name, generic_path)
+    assert _calls(UserRateThrottle, default_cache, Clock(6000.0), 6) == [True] * 5 + [False]
