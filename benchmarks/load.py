@@ -52,7 +52,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -537,6 +537,11 @@ async def seed(stack, args, frame: pd.DataFrame) -> tuple[dict, Api]:
         parent = psutil.Process(stack.qcluster.pid)
         for process in [parent, *parent.children(recursive=True)]:
             process.nice(args.worker_nice)
+        # With the kernel's autogroup scheduling, a process's nice only ranks it inside
+        # its session; the cluster leads a session of its own, so set the session's too.
+        autogroup = Path(f"/proc/{parent.pid}/autogroup")
+        with suppress(OSError):
+            autogroup.write_text(str(args.worker_nice))
     # One finished run and its model, for results, models and predict requests.
     finished = await api.start_run(setup["dataset"], "decision_tree", {"max_depth": 4}, "seed tree")
     deadline = time.monotonic() + 120
