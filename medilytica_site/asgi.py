@@ -7,7 +7,7 @@ session cookie or `?ticket=`, then each app's `websocket_urlpatterns`.
 import os
 import sys
 
-from medilytica_site.handler import get_asgi_application
+from medilytica_site.handler import freeze_imports, get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medilytica_site.settings")
 
@@ -44,3 +44,4 @@ application = ProtocolTypeRouter(
     }
 )
 ws_send_buffer.install(settings.WS_SEND_BUFFER_LIMIT)
+freeze_imports()

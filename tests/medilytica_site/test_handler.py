@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import pytest
@@ -11,7 +12,8 @@ from asgiref.testing import ApplicationCommunicator
 from django.core.signals import request_finished, request_started
 from django.db import connection
 
-from medilytica_site.handler import OneHopASGIHandler, RequestThread
+from medilytica_site import handler as handler_module
+from medilytica_site.handler import ImportFreezer, OneHopASGIHandler, RequestThread
 
 ADMIN_CSS = "/static/admin/css/base.css"
 
@@ -155,3 +157,35 @@ async def test_views_beyond_the_cap_wait_their_turn_in_order(settings):
     gate.set()
     assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
     assert most[0] == 2 and order == [0, 1, 2, 3, 4]
+
+
+@pytest.fixture
+def unfreeze():
+    yield
+    gc.unfreeze()  # the rest of the suite collects as usual
+
+
+def test_what_the_process_imported_is_frozen_once(tmp_path, monkeypatch, unfreeze):
+    freezer = ImportFreezer()
+    freezer()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    freezer()  # nothing imported since: nothing to do
+    assert gc.get_freeze_count() == frozen
+
+    (tmp_path / "lazily_imported.py").write_text("TABLE = [[i] for i in range(5000)]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import lazily_imported  # noqa: F401 - what a first predict does with scikit-learn
+
+    freezer()
+    assert gc.get_freeze_count() >= frozen + 5000
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_each_request_ends_with_a_look_for_new_imports(monkeypatch):
+    calls = []
+    monkeypatch.setattr(handler_module, "freeze_imports", lambda: calls.append(1))
+    handler = OneHopASGIHandler()
+    await _request(handler, "/api/health")
+    await _request(handler, "/api/nothing-here")
+    assert len(calls) == 2
