@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from . import selectors, services
-from .models import ChatMessage, Role, Room, Workspace
+from .models import ChatMessage, Membership, Role, Room, Workspace
 from .selectors import workspaces_for_user
 from .serializers import (
     ChatMessageSerializer,
@@ -36,7 +37,16 @@ class WorkspaceViewSet(
 ):
     """Workspaces the caller belongs to. Owners rename, delete and manage members."""
 
-    queryset = Workspace.objects.prefetch_related("memberships__user")
+    # Members come with each workspace: one query for all of them, with only the
+    # columns the listing shows (a user row is wide, and a team can be hundreds).
+    queryset = Workspace.objects.prefetch_related(
+        Prefetch(
+            "memberships",
+            queryset=Membership.objects.select_related("user").only(
+                "workspace_id", "user_id", "role", "created_at", "user__username"
+            ),
+        )
+    )
     serializer_class = WorkspaceSerializer
     write_roles = {
         "partial_update": Role.OWNER,

@@ -36,6 +36,28 @@ def test_list_shows_only_my_workspaces(team, client_for):
     assert [w["name"] for w in body["results"]] == ["Elsewhere"]
 
 
+def test_list_shows_every_member_in_a_fixed_number_of_queries(
+    team, client_for, django_assert_max_num_queries
+):
+    newcomers = UserFactory.create_batch(40)
+    Membership.objects.bulk_create(
+        [Membership(workspace=team.workspace, user=u, role=Role.VIEWER) for u in newcomers]
+    )
+    expected = {
+        str(m.user_id): (m.user.username, m.role)
+        for m in Membership.objects.filter(workspace=team.workspace).select_related("user")
+    }
+    with django_assert_max_num_queries(8):  # not one per member
+        response = client_for(team.owner).get("/api/workspaces")
+    assert response.status_code == 200
+    (workspace,) = [w for w in response.json()["results"] if w["id"] == str(team.workspace.pk)]
+    members = {m["user_id"]: (m["username"], m["role"]) for m in workspace["members"]}
+    assert members == expected and len(members) == 43
+    first = Membership.objects.filter(workspace=team.workspace).earliest("created_at")
+    created = workspace["members"][0]["created_at"]
+    assert created == first.created_at.isoformat().replace("+00:00", "Z")
+
+
 def test_list_anonymous_is_401(team, api):
     assert api.get("/api/workspaces").status_code == 401
 
