@@ -22,7 +22,7 @@ def test_small_load_has_no_errors_and_loses_nothing():
     done = subprocess.run(
         [sys.executable, "benchmarks/load.py", "--duration", "4", "--ws-clients", "20"]
         + ["--rps", "10", "--rooms", "2", "--streams", "2", "--chat-interval", "2"]
-        + ["--baseline-rounds", "0", "--drain", "20"],
+        + ["--baseline-rounds", "0", "--drain", "20", "--daphnes", "2"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     output = f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
