@@ -358,14 +358,19 @@ class WebsocketsChannel:
 
 def training_socket(stack: LiveStack, api, run_id: str):
     """A WebSocket on `/ws/training/{run_id}`, signed in with a fresh ticket from `api`."""
+    from websockets.exceptions import InvalidHandshake
     from websockets.sync.client import connect
 
     ticket = api.post("/api/auth/ws-ticket").json()["ticket"]
-    return connect(
-        f"{stack.ws_urls[0]}/ws/training/{run_id}?ticket={ticket}",
-        origin=stack.origin,
-        open_timeout=10,
-    )
+    try:
+        return connect(
+            f"{stack.ws_urls[0]}/ws/training/{run_id}?ticket={ticket}",
+            origin=stack.origin,
+            open_timeout=10,
+        )
+    except (InvalidHandshake, OSError) as exc:  # TimeoutError is an OSError
+        # Say what the servers were doing: a refused handshake is rare and late to see.
+        raise AssertionError(f"training socket not opened: {exc!r}\n{stack.logs(4000)}") from exc
 
 
 def read_training_until(ws, kinds: set[str], timeout: float = 120) -> list[dict]:
