@@ -52,7 +52,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -539,9 +539,10 @@ async def seed(stack, args, frame: pd.DataFrame) -> tuple[dict, Api]:
             process.nice(args.worker_nice)
         # With the kernel's autogroup scheduling, a process's nice only ranks it inside
         # its session; the cluster leads a session of its own, so set the session's too.
-        autogroup = Path(f"/proc/{parent.pid}/autogroup")
-        with suppress(OSError):
-            autogroup.write_text(str(args.worker_nice))
+        try:
+            Path(f"/proc/{parent.pid}/autogroup").write_text(str(args.worker_nice))
+        except OSError as exc:  # no autogroups here, or no permission: say so
+            log(f"the worker's session keeps its nice ({exc}); nice 19 may do little")
     # One finished run and its model, for results, models and predict requests.
     finished = await api.start_run(setup["dataset"], "decision_tree", {"max_depth": 4}, "seed tree")
     deadline = time.monotonic() + 120
@@ -995,8 +996,9 @@ def parse_args(argv=None):
     # Two per core: each daphne is one GIL, shared by its event loop (every socket of
     # the process) and the request threads, which take turns in 5 ms slices; with two
     # processes a core the kernel interleaves them instead. On this 2-core machine:
-    # 2 daphnes, REST p99 228-326 ms; 4, 139-153 ms.
-    parser.add_argument("--daphnes", type=int, default=2 * (os.cpu_count() or 1))
+    # 2 daphnes, REST p99 228-326 ms; 4, 111-151 ms. At most 8: each server loads
+    # scikit-learn and torch on its warm-up predict, and 200 sockets need no more.
+    parser.add_argument("--daphnes", type=int, default=min(8, 2 * (os.cpu_count() or 1)))
     parser.add_argument(
         "--worker-nice", type=int, default=19, help="nice of the qcluster (0: same as the web)"
     )
