@@ -190,7 +190,7 @@ def test_what_the_process_imported_is_frozen_once(tmp_path, monkeypatch, unfreez
 
     (tmp_path / "lazily_imported.py").write_text("TABLE = [[i] for i in range(5000)]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    import lazily_imported  # noqa: F401 - what a first predict does with scikit-learn
+    import lazily_imported  # what a first predict does with scikit-learn
 
     before = gc.get_freeze_count()
     modules.modules["lazily_imported"] = lazily_imported
