@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from . import auth_views
 from .health import HealthView
@@ -21,6 +25,11 @@ api_patterns = [
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(
+        r"^redoc/?$",
+        SpectacularRedocView.as_view(url_name="schema", template_name="medilytica_site/redoc.html"),
+        name="redoc",
+    ),
     path("", include("collaboration.urls")),
     path("", include("datasets.urls")),
     path("", include("mlmodels.urls")),

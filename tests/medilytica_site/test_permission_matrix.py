@@ -34,6 +34,7 @@ PUBLIC = {
     "api/health",
     "api/schema",
     "api/docs",
+    "api/redoc",
 }
 # Writes a viewer may make: reading a model's predictions changes nothing.
 VIEWER_WRITES = {"api/models/{pk}/predict"}
