@@ -20,7 +20,7 @@ else
 run: PROCESSES := web worker
 endif
 
-.PHONY: install run test test-fast lint format clean
+.PHONY: install web run test test-web lint format clean
 
 # Reinstall only when requirements.txt changed, so a second `make run` starts in seconds.
 $(STAMP): requirements.txt
@@ -32,7 +32,24 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-run: install
+# The web app (frontend/): npm ci again only when the lock file changed, a Vite build
+# again only when a source did, so a second `make run` or `make test` skips both.
+NPM_STAMP := frontend/node_modules/.lock.stamp
+WEB_BUILD := frontend/dist/.vite/manifest.json
+WEB_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json -type f 2>/dev/null)
+
+$(NPM_STAMP): frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "MediLytica's web app needs Node.js 20 or newer with npm"; exit 1; }
+	cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+$(WEB_BUILD): $(NPM_STAMP) $(WEB_SOURCES)
+	cd frontend && npm run --silent build
+	@touch $(WEB_BUILD)
+
+web: $(WEB_BUILD)
+
+run: install web
 	@mkdir -p var
 	@# Redis is not up yet: set-up steps run without it (and notify nobody).
 	env -u REDIS_URL $(PY) manage.py migrate --noinput
@@ -40,9 +57,14 @@ run: install
 	@echo "Starting $(PROCESSES) - press Ctrl-C to stop them all."
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
 
-# Unit tests use the in-memory channel layer; integration tests start their own Redis.
-test: install
+# The web app's own checks first (generated types current, component tests), then the
+# Python suite: unit tests use the in-memory channel layer; integration and browser
+# tests start their own Redis, daphne and qcluster and drive the built app in Chromium.
+test: install web test-web
 	env -u REDIS_URL $(PY) -m pytest
+
+test-web: $(NPM_STAMP)
+	cd frontend && npm run --silent check:types && npm run --silent typecheck && npm test -- --reporter=dot
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -53,4 +75,4 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf var storage staticfiles medilytica.db* .pytest_cache
+	rm -rf var storage staticfiles medilytica.db* .pytest_cache frontend/dist frontend/node_modules

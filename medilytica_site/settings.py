@@ -287,6 +287,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request about a missing root
 WHITENOISE_USE_FINDERS = DEBUG
+# The built web app (`make run` runs Vite once): its hashed assets are served as static
+# files under /static/assets/, its entry is read from Vite's manifest by the index view.
+WEBAPP_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [WEBAPP_DIST] if WEBAPP_DIST.is_dir() else []
 
 MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=500 * 1024 * 1024)
 # Uploads stream to a temporary file past this size, so a big file is never held in memory.

@@ -40,7 +40,8 @@ api_patterns = [
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
-    path("", index, name="index"),
+    # The web app owns every other path, so a reload on /runs/<id> opens that run.
+    re_path(r"^(?!api/|ws/|admin/|static/).*$", index, name="index"),
 ]
 
 admin.site.site_header = "MediLytica administration"

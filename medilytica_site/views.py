@@ -1,11 +1,50 @@
+import json
+
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views import csrf
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 
+@ensure_csrf_cookie  # the app's first write needs the cookie
 def index(request):
-    return render(request, "index.html")
+    """The web app: its Vite entry's script and styles from the build's manifest, for
+    `/` and every client route (each deep-links); the page that says how to build it
+    when `frontend/dist` does not exist yet."""
+    entry = webapp_entry()
+    if entry is None:
+        return render(request, "index.html", status=503)
+    return render(request, "app.html", {"entry": entry})
+
+
+def webapp_entry() -> dict | None:
+    """`{"script", "styles", "preload"}` of the built app's entry, as /static/ URLs."""
+    path = settings.WEBAPP_DIST / ".vite" / "manifest.json"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    if _manifest_cache.get("stamp") != stamp:  # rebuilt while serving (vite build --watch)
+        manifest = json.loads(path.read_text())
+        chunk = manifest["index.html"]
+        static = (
+            settings.STATIC_URL
+            if settings.STATIC_URL.startswith("/")
+            else "/" + settings.STATIC_URL
+        )
+        _manifest_cache.update(
+            stamp=stamp,
+            entry={
+                "script": static + chunk["file"],
+                "styles": [static + css for css in chunk.get("css", [])],
+                "preload": [static + manifest[name]["file"] for name in chunk.get("imports", [])],
+            },
+        )
+    return _manifest_cache["entry"]
+
+
+_manifest_cache: dict = {}
 
 
 @csrf_exempt  # a POST to an unknown path is a 404, not a CSRF failure; nothing is written
