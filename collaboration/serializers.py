@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .events import EVENT_TYPES
 from .models import Membership, Role, Room, Workspace
 from .selectors import chat_message_event
 
 _DATETIME = serializers.DateTimeField()
+
+SCALAR_SCHEMA = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
+@extend_schema_field(SCALAR_SCHEMA)
+class ScalarField(serializers.JSONField):
+    """A JSON string, number or boolean whose type the data decides: a class label as it
+    was uploaded (1, "yes", true), a column's minimum, a category's value."""
+
+
+def described_json(schema, **kwargs) -> serializers.JSONField:
+    """A field that returns stored JSON as it is, documented in the OpenAPI schema as
+    `schema` (a serializer, or a schema dict). For a model's JSON column whose shape
+    another serializer declares: serializing through that one would drop the keys it
+    does not name, and cost a walk over every value."""
+    field_class = type("DescribedJSONField", (serializers.JSONField,), {})
+    return extend_schema_field(schema)(field_class)(**kwargs)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -89,6 +108,36 @@ class ChatUserSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
+class WorkspaceEventDataSerializer(serializers.Serializer):
+    """What an event says about its object; which keys depends on the event type
+    (events.WorkspaceEventData)."""
+
+    name = serializers.CharField(required=False)
+    status = serializers.CharField(required=False)
+    model_type = serializers.CharField(required=False)
+    model = serializers.UUIDField(required=False, allow_null=True)
+    error = serializers.CharField(required=False)
+    version = serializers.IntegerField(required=False)
+    framework = serializers.CharField(required=False)
+    task = serializers.CharField(required=False)
+
+
+class WorkspaceEventSerializer(serializers.Serializer):
+    """A notification as /ws/notifications sends it (events.WorkspaceEvent)."""
+
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    workspace = serializers.UUIDField()
+    object_id = serializers.UUIDField()
+    time = serializers.CharField(help_text="ISO 8601, UTC.")
+    data = WorkspaceEventDataSerializer()
+
+
+class ChatMessageDataSerializer(serializers.Serializer):
+    event = WorkspaceEventSerializer(
+        required=False, help_text="The workspace event a system message announces."
+    )
+
+
 class ChatMessageSerializer(serializers.Serializer):
     """A message exactly as the chat socket sends it (events.ChatMessageEvent)."""
 
@@ -99,7 +148,7 @@ class ChatMessageSerializer(serializers.Serializer):
     user = ChatUserSerializer(allow_null=True)
     kind = serializers.ChoiceField(choices=["user", "system"])
     text = serializers.CharField()
-    data = serializers.DictField()
+    data = ChatMessageDataSerializer()
     timestamp = serializers.CharField()
 
     def to_representation(self, instance):

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from collaboration.serializers import ScalarField
+
 from .models import Dataset
 from .services import PREVIEW_MAX_LIMIT
 
 
 class TopValueSerializer(serializers.Serializer):
-    value = serializers.JSONField()
+    value = ScalarField(allow_null=True, help_text="As stored; null for a NaN.")
     count = serializers.IntegerField()
 
 
@@ -21,8 +23,8 @@ class ColumnProfileSerializer(serializers.Serializer):
     missing = serializers.IntegerField()
     missing_fraction = serializers.FloatField()
     unique = serializers.IntegerField(help_text="Distinct non-missing values.")
-    min = serializers.JSONField(allow_null=True)
-    max = serializers.JSONField(allow_null=True)
+    min = ScalarField(allow_null=True, help_text="Numbers, or ISO 8601 text for dates.")
+    max = ScalarField(allow_null=True)
     mean = serializers.FloatField(allow_null=True)
     std = serializers.FloatField(allow_null=True)
     top = TopValueSerializer(many=True, help_text="Most frequent values of categories.")

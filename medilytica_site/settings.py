@@ -392,6 +392,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "training.models.RunStatus",
         "HealthStatusEnum": ["ok", "degraded"],
+        "MlpSpecFormatEnum": ["medilytica.mlp"],
+        "DatasetFormatEnum": "datasets.models.Dataset.Format",
+        "TaskEnum": "mlmodels.models.Task",
     },
 }
 

@@ -8,9 +8,44 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from collaboration import safejson
+from collaboration.serializers import ScalarField, described_json
 
+from .features import FEATURE_TYPES
 from .models import ModelArtifact, Task
+from .result_serializers import (
+    REGISTRY_SUBGROUP_METRICS,
+    MetricsSerializer,
+    MlpSpecSerializer,
+    hyperparameters_field,
+)
 from .services import MAX_PREDICT_ROWS
+
+
+class ModelFeatureSerializer(serializers.Serializer):
+    """A column the model reads (mlmodels/features.py), in the order it reads them."""
+
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=FEATURE_TYPES)
+    nullable = serializers.BooleanField()
+
+
+class LineageSerializer(serializers.Serializer):
+    """Where a model came from; training and upload each fill their own keys."""
+
+    source = serializers.ChoiceField(choices=["training", "upload"])
+    estimator = serializers.CharField(allow_null=True)
+    libraries = serializers.DictField(
+        child=serializers.CharField(), help_text="Package -> version at registration."
+    )
+    source_run_id = serializers.UUIDField(required=False, allow_null=True)
+    seed = serializers.IntegerField(required=False, allow_null=True)
+    model_type = serializers.CharField(required=False)
+    training_rows = serializers.IntegerField(required=False, allow_null=True)
+    target_balance = serializers.DictField(
+        child=serializers.IntegerField(), required=False, allow_null=True
+    )
+    original_filename = serializers.CharField(required=False)
+    original_sha256 = serializers.CharField(required=False)
 
 
 class ModelArtifactSerializer(serializers.ModelSerializer):
@@ -18,6 +53,17 @@ class ModelArtifactSerializer(serializers.ModelSerializer):
     created_by = serializers.SerializerMethodField()
     dataset = serializers.UUIDField(source="dataset_id", read_only=True, allow_null=True)
     workspace = serializers.UUIDField(source="workspace_id", read_only=True)
+    # Stored JSON, returned as stored; documented with the shapes the engine makes.
+    feature_schema = described_json(ModelFeatureSerializer(many=True), read_only=True)
+    class_labels = described_json(serializers.ListField(child=ScalarField()), read_only=True)
+    metrics = described_json(MetricsSerializer, read_only=True)
+    subgroup_metrics = described_json(REGISTRY_SUBGROUP_METRICS, read_only=True)
+    positive_class = described_json(ScalarField(allow_null=True), read_only=True, allow_null=True)
+    architecture = described_json(
+        MlpSpecSerializer(allow_null=True), read_only=True, allow_null=True
+    )
+    lineage = described_json(LineageSerializer, read_only=True)
+    hyperparameters = described_json(hyperparameters_field(), read_only=True)
 
     class Meta:
         model = ModelArtifact
@@ -127,11 +173,11 @@ class PredictInputSerializer(serializers.Serializer):
 
 
 class PredictOutputSerializer(serializers.Serializer):
-    predictions = serializers.ListField(child=serializers.JSONField())
+    predictions = serializers.ListField(child=ScalarField(allow_null=True))
     probabilities = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField()), required=False
     )
-    classes = serializers.ListField(child=serializers.JSONField(), required=False)
+    classes = serializers.ListField(child=ScalarField(), required=False)
     threshold = serializers.FloatField(
         required=False,
         help_text="Set when the registered decision threshold chose the predictions.",
@@ -152,18 +198,25 @@ class AliasOutputSerializer(serializers.Serializer):
 class ModelGraphNodeSerializer(serializers.Serializer):
     id = serializers.CharField()
     label = serializers.CharField()
-    type = serializers.CharField()
-    color = serializers.CharField()
+    type = serializers.ChoiceField(
+        choices=["input", "feature", "hidden", "output", "split", "leaf", "subtree", "ensemble"]
+    )
+    color = serializers.CharField(help_text="CSS colour, e.g. #4C78A8.")
 
 
 # "from" is a Python keyword, so this serializer is declared with type().
 ModelGraphEdgeSerializer = type(
-    "ModelModelGraphEdgeSerializer",
+    "ModelGraphEdgeSerializer",
     (serializers.Serializer,),
     {
         "from": serializers.CharField(),
         "to": serializers.CharField(),
         "weight": serializers.FloatField(allow_null=True),
+        "label": serializers.ChoiceField(
+            choices=["yes", "no"],
+            required=False,
+            help_text="Decision trees: whether the row meets the parent's test.",
+        ),
     },
 )
 
@@ -171,3 +224,55 @@ ModelGraphEdgeSerializer = type(
 class ModelGraphSerializer(serializers.Serializer):
     nodes = ModelGraphNodeSerializer(many=True)
     edges = ModelGraphEdgeSerializer(many=True)
+
+
+# --- the model card (cards.model_card) -----------------------------------------------
+
+
+class CardModelSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    aliases = serializers.ListField(child=serializers.CharField())
+    framework = serializers.CharField()
+    task = serializers.CharField()
+    target = serializers.CharField()
+    class_labels = serializers.ListField(child=ScalarField())
+    estimator = serializers.CharField(allow_null=True)
+    source = serializers.CharField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    file_sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+
+
+class CardTrainingDataSerializer(serializers.Serializer):
+    dataset_id = serializers.UUIDField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    rows = serializers.IntegerField(allow_null=True)
+    training_rows = serializers.IntegerField(allow_null=True)
+    target = serializers.CharField()
+    target_balance = serializers.DictField(
+        child=serializers.IntegerField(), allow_null=True, help_text="Class label -> rows."
+    )
+
+
+class CardLineageSerializer(serializers.Serializer):
+    source_run_id = serializers.UUIDField(allow_null=True)
+    hyperparameters = hyperparameters_field(help_text="The estimator's own parameters.")
+    seed = serializers.IntegerField(allow_null=True)
+    libraries = serializers.DictField(child=serializers.CharField())
+    original_filename = serializers.CharField(allow_null=True)
+
+
+class ModelCardSerializer(serializers.Serializer):
+    model = CardModelSerializer()
+    intended_use = serializers.CharField()
+    limitations = serializers.CharField()
+    training_data = CardTrainingDataSerializer()
+    features = ModelFeatureSerializer(many=True)
+    metrics = MetricsSerializer()
+    subgroup_metrics = described_json(REGISTRY_SUBGROUP_METRICS)
+    decision_threshold = serializers.FloatField(allow_null=True)
+    lineage = CardLineageSerializer()

@@ -32,6 +32,7 @@ from .serializers import (
     AliasInputSerializer,
     AliasOutputSerializer,
     ModelArtifactSerializer,
+    ModelCardSerializer,
     ModelGraphSerializer,
     ModelUpdateSerializer,
     ModelUploadSerializer,
@@ -223,7 +224,7 @@ class ModelCardView(ModelScopedView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "md"])],
-        responses={200: OpenApiTypes.OBJECT, (200, "text/markdown"): OpenApiTypes.STR},
+        responses={200: ModelCardSerializer, (200, "text/markdown"): OpenApiTypes.STR},
     )
     def retrieve(self, request, pk=None):
         card = model_card(artifact=self.get_object())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404
 
 from collaboration.selectors import restrict_to_member
@@ -43,3 +45,44 @@ def run_snapshot(*, run_id) -> dict | None:
         "progress": run.progress or {},
         "history": history,
     }
+
+
+def model_type_specs() -> list[dict[str, Any]]:
+    """The engine's model specs (training/ml/config.py) as the web form reads them: each
+    model type with its tasks and hyperparameters, defaults and choices given per task.
+
+    Read on each call from MODEL_TYPES and HYPERPARAMETERS, so there is no second copy
+    to fall out of step. The engine is imported here, not at module level: the web
+    process loads scikit-learn only when it needs it.
+    """
+    from training.ml.config import HYPERPARAMETERS, MODEL_TYPES
+
+    types = []
+    for model_type, model_tasks in MODEL_TYPES.items():
+        parameters = []
+        for name, spec in HYPERPARAMETERS[model_type].items():
+            tasks = [task for task in model_tasks if task in spec.tasks]
+            parameters.append(
+                {
+                    "name": name,
+                    "kind": spec.kind,
+                    "tasks": tasks,
+                    "default": {task: _plain(spec.default_for(task)) for task in tasks},
+                    "choices": {task: list(spec.choices_for(task)) for task in tasks},
+                    "minimum": spec.minimum,
+                    "maximum": spec.maximum,
+                    "exclusive_minimum": spec.exclusive_minimum,
+                    "exclusive_maximum": spec.exclusive_maximum,
+                    "nullable": spec.nullable,
+                    "help": spec.help,
+                }
+            )
+        types.append(
+            {"model_type": model_type, "tasks": list(model_tasks), "hyperparameters": parameters}
+        )
+    return types
+
+
+def _plain(value: Any) -> Any:
+    """A default as JSON has it: the hidden layers' tuple becomes a list."""
+    return list(value) if isinstance(value, tuple) else value

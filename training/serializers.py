@@ -2,7 +2,23 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import TrainingRun
+from collaboration.serializers import ScalarField, described_json
+from mlmodels.result_serializers import (
+    CalibrationSerializer,
+    ConfusionMatrixSerializer,
+    FeatureImportanceSerializer,
+    HyperparameterValueField,
+    MetricsSerializer,
+    MlpSpecSerializer,
+    PrCurveSerializer,
+    RocCurveSerializer,
+    SubgroupMetricsSerializer,
+    ThresholdSerializer,
+    hyperparameters_field,
+)
+from mlmodels.serializers import ModelGraphSerializer
+
+from .models import RunStatus, TrainingRun
 
 MODEL_TYPES = [
     "neural_network",
@@ -27,12 +43,16 @@ class RunStartSerializer(serializers.Serializer):
         allow_null=True,
         max_length=5000,
     )
-    hyperparameters = serializers.DictField(required=False, allow_null=True)
+    hyperparameters = hyperparameters_field(
+        required=False,
+        allow_null=True,
+        help_text="Name -> value; GET /api/train/model-types lists each type's names and limits.",
+    )
     test_size = serializers.FloatField(required=False, min_value=0.05, max_value=0.5)
     random_seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     group_column = serializers.CharField(max_length=255, required=False, allow_null=True)
-    positive_class = serializers.JSONField(required=False, allow_null=True)
+    positive_class = ScalarField(required=False, allow_null=True)
     include_identifiers = serializers.BooleanField(required=False)
 
     def validate_positive_class(self, value):
@@ -42,13 +62,45 @@ class RunStartSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    epoch = serializers.IntegerField(allow_null=True)
+    epoch = serializers.IntegerField(allow_null=True, help_text="Epochs, or stages (trees...).")
     total_epochs = serializers.IntegerField(allow_null=True)
-    fraction = serializers.FloatField(allow_null=True)
+    fraction = serializers.FloatField(allow_null=True, help_text="0 to 1.")
+
+
+class EpochMetricsSerializer(serializers.Serializer):
+    """One epoch's or stage's values. Classification: loss (log loss), accuracy and
+    their val_ twins; regression: loss (MSE), mae and their val_ twins."""
+
+    loss = serializers.FloatField(allow_null=True, required=False)
+    val_loss = serializers.FloatField(allow_null=True, required=False)
+    accuracy = serializers.FloatField(allow_null=True, required=False)
+    val_accuracy = serializers.FloatField(allow_null=True, required=False)
+    mae = serializers.FloatField(allow_null=True, required=False)
+    val_mae = serializers.FloatField(allow_null=True, required=False)
+
+
+class LatestMetricsSerializer(EpochMetricsSerializer):
+    epoch = serializers.IntegerField()
+
+
+class MetricsMessageSerializer(EpochMetricsSerializer):
+    """A `metrics` message of /ws/training/{id} (training.events.MetricsMessage)."""
+
+    type = serializers.ChoiceField(choices=["metrics"])
+    seq = serializers.IntegerField(help_text="1, 2, ... without gaps: a gap means a lost message.")
+    epoch = serializers.IntegerField()
+    timestamp = serializers.CharField(help_text="ISO 8601, UTC.")
 
 
 class RunSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    latest_metrics = described_json(
+        LatestMetricsSerializer(allow_null=True), read_only=True, allow_null=True
+    )
+    hyperparameters = described_json(hyperparameters_field(), read_only=True)
+    features = serializers.ListField(
+        child=serializers.CharField(), read_only=True, allow_null=True, help_text="null: all."
+    )
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
 
     class Meta:
@@ -77,7 +129,7 @@ class RunSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_progress(self, run: TrainingRun) -> dict:
+    def get_progress(self, run: TrainingRun) -> ProgressSerializer:
         return run_progress(run)
 
 
@@ -95,6 +147,9 @@ def run_progress(run: TrainingRun) -> dict:
 
 class RunStatusSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    latest_metrics = described_json(
+        LatestMetricsSerializer(allow_null=True), read_only=True, allow_null=True
+    )
 
     class Meta:
         model = TrainingRun
@@ -113,35 +168,110 @@ class RunStatusSerializer(serializers.ModelSerializer):
         return run_progress(run)
 
 
-class RunResultsSerializer(serializers.Serializer):
-    metrics = serializers.DictField()
-    confusion_matrix = serializers.DictField(allow_null=True)
-    roc_curve = serializers.DictField(allow_null=True)
-    pr_curve = serializers.DictField(allow_null=True)
-    calibration = serializers.DictField(allow_null=True)
-    threshold = serializers.DictField(allow_null=True)
-    feature_importance = serializers.DictField(allow_null=True)
-    subgroup_metrics = serializers.DictField(allow_null=True)
-    training_history = serializers.DictField()
-    model = serializers.DictField()
+class TrainingHistorySerializer(serializers.Serializer):
+    """Per-epoch curves as parallel arrays (at most 200 epochs, evenly thinned).
+    Classification has train_accuracy / val_accuracy, regression train_mae / val_mae."""
 
-
-class GraphSerializer(serializers.Serializer):
-    nodes = serializers.ListField(child=serializers.DictField())
-    edges = serializers.ListField(child=serializers.DictField())
-
-
-class MetricsHistorySerializer(serializers.Serializer):
     epochs = serializers.ListField(child=serializers.IntegerField())
     train_loss = serializers.ListField(child=serializers.FloatField(allow_null=True))
     val_loss = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    train_accuracy = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    val_accuracy = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    history = serializers.ListField(child=serializers.DictField())
-    status = serializers.CharField()
+    train_accuracy = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), required=False
+    )
+    val_accuracy = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), required=False
+    )
+    train_mae = serializers.ListField(child=serializers.FloatField(allow_null=True), required=False)
+    val_mae = serializers.ListField(child=serializers.FloatField(allow_null=True), required=False)
 
 
-class ConfusionSerializer(serializers.Serializer):
-    labels = serializers.ListField()
-    matrix = serializers.ListField(child=serializers.ListField())
-    normalized = serializers.ListField(child=serializers.ListField(), required=False)
+class RunModelSerializer(serializers.Serializer):
+    id = serializers.UUIDField(allow_null=True, help_text="The registered model, if any.")
+    model_type = serializers.CharField()
+    task = serializers.ChoiceField(choices=["classification", "regression"], allow_null=True)
+    hyperparameters = hyperparameters_field(help_text="Every value the run used, defaults too.")
+    stages_completed = serializers.IntegerField()
+    total_stages = serializers.IntegerField()
+    architecture = MlpSpecSerializer(required=False, help_text="Neural networks only.")
+    best_epoch = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Neural networks: the weights kept."
+    )
+
+
+class RunResultsSerializer(serializers.Serializer):
+    """A finished run's evaluation on its held-out test split (training/ml/evaluation.py).
+    Classification fills confusion_matrix to threshold; regression leaves them null."""
+
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    metrics = MetricsSerializer()
+    confusion_matrix = ConfusionMatrixSerializer(allow_null=True)
+    roc_curve = RocCurveSerializer(allow_null=True)
+    pr_curve = PrCurveSerializer(allow_null=True)
+    calibration = CalibrationSerializer(allow_null=True)
+    threshold = ThresholdSerializer(allow_null=True)
+    feature_importance = FeatureImportanceSerializer(allow_null=True)
+    subgroup_metrics = SubgroupMetricsSerializer(allow_null=True)
+    training_history = TrainingHistorySerializer()
+    model = RunModelSerializer()
+
+
+GraphSerializer = ModelGraphSerializer
+
+
+class MetricsHistorySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    epochs = serializers.ListField(child=serializers.IntegerField())
+    train_loss = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    val_loss = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    train_accuracy = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Regression runs: the training MAE.",
+    )
+    val_accuracy = serializers.ListField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Regression runs: the validation MAE.",
+    )
+    history = MetricsMessageSerializer(many=True)
+
+
+ConfusionSerializer = ConfusionMatrixSerializer
+
+
+# --- GET /api/train/model-types: the engine's model specs (selectors.model_type_specs) ---
+
+TASKS = ["classification", "regression"]
+
+
+class HyperparameterSpecSerializer(serializers.Serializer):
+    """One hyperparameter of a model type, as training/ml/config.py ParamSpec has it.
+    `default` and `choices` are given per task (of the model type's tasks that the
+    parameter applies to); a value is valid when it passes the engine's check."""
+
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(
+        choices=["int", "float", "bool", "choice", "int_list", "max_features"],
+        help_text="int_list: a list of integers (hidden layer sizes), each within the bounds; "
+        "max_features: one of choices, or a fraction in (0, 1].",
+    )
+    tasks = serializers.ListField(child=serializers.ChoiceField(choices=TASKS))
+    default = serializers.DictField(child=HyperparameterValueField(), help_text="Task -> value.")
+    choices = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Task -> the allowed texts (empty where any value within the bounds is).",
+    )
+    minimum = serializers.FloatField(allow_null=True)
+    maximum = serializers.FloatField(allow_null=True)
+    exclusive_minimum = serializers.BooleanField()
+    exclusive_maximum = serializers.BooleanField()
+    nullable = serializers.BooleanField(help_text="null is a valid value.")
+    help = serializers.CharField(allow_blank=True)
+
+
+class ModelTypeSpecSerializer(serializers.Serializer):
+    model_type = serializers.CharField()
+    tasks = serializers.ListField(child=serializers.ChoiceField(choices=TASKS))
+    hyperparameters = HyperparameterSpecSerializer(many=True)
+
+
+class ModelTypesSerializer(serializers.Serializer):
+    model_types = ModelTypeSpecSerializer(many=True)

@@ -11,6 +11,7 @@ router.register("train", views.TrainingRunViewSet, basename="training-run")
 
 urlpatterns = [
     re_path(r"^train/start/?$", views.RunStartView.as_view(), name="train-start"),
+    re_path(r"^train/model-types/?$", views.ModelTypesView.as_view(), name="train-model-types"),
     re_path(rf"^train/status/{UUID}/?$", views.RunStatusView.as_view(), name="train-status"),
     re_path(rf"^train/stop/{UUID}/?$", views.RunStopView.as_view(), name="train-stop"),
     re_path(rf"^train/results/{UUID}/?$", views.RunResultsView.as_view(), name="train-results"),

@@ -15,11 +15,13 @@ from collaboration.viewsets import WorkspaceScopedViewSet, error_response
 
 from . import services
 from .models import RunStatus, TrainingRun
-from .selectors import run_get_for_user, run_history
+from .selectors import model_type_specs, run_get_for_user, run_history
 from .serializers import (
     ConfusionSerializer,
     GraphSerializer,
     MetricsHistorySerializer,
+    ModelTypesSerializer,
+    RocCurveSerializer,
     RunResultsSerializer,
     RunSerializer,
     RunStartSerializer,
@@ -57,6 +59,15 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
                 )
             queryset = queryset.filter(status=wanted)
         return queryset
+
+
+class ModelTypesView(APIView):
+    """The engine's model types, their tasks and hyperparameters: the one source of the
+    choices, limits and defaults that the web form offers."""
+
+    @extend_schema(responses=ModelTypesSerializer)
+    def get(self, request):
+        return Response({"model_types": model_type_specs()})
 
 
 class RunStartView(APIView):
@@ -193,7 +204,7 @@ class ConfusionView(APIView):
 
 
 class RocView(APIView):
-    @extend_schema(responses={200: dict, 409: NO_RESULTS})
+    @extend_schema(responses={200: RocCurveSerializer, 409: NO_RESULTS})
     def get(self, request, run_id):
         roc = _finished_results(_run(request, run_id)).get("roc_curve")
         if not roc:
