@@ -6,7 +6,8 @@ import errno
 
 import redis
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -22,6 +23,12 @@ def exception_handler(exc, context):
     """DRF's handler, plus a machine-readable `code` beside every `detail`, 4xx (not
     500s) for bodies Django refuses as too big or suspicious and for a full storage,
     and 503 while Redis is unreachable."""
+    # Django's own 404 and 403 (get_object_or_404, a selector's Http404) as DRF's, so
+    # they carry the codes not_found and permission_denied like every other error.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = exceptions.ValidationError(
