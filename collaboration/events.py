@@ -13,7 +13,12 @@ from __future__ import annotations
 import types
 import typing
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Literal
+
+import typing_extensions
+
+# typing_extensions' TypedDict: pydantic reads it on Python 3.11 (contracts.py's schema).
+from typing_extensions import TypedDict
 
 EventType = Literal[
     "run.started",
@@ -25,12 +30,28 @@ EventType = Literal[
 EVENT_TYPES: tuple[str, ...] = EventType.__args__
 
 
+class WorkspaceEventData(TypedDict, total=False):
+    """What an event says about its object; the keys depend on the event type:
+    run.started name, model_type; run.completed name, status, model (its id or None);
+    run.failed name, error; model.registered name, version, framework, task;
+    dataset.uploaded name."""
+
+    name: str
+    model_type: str
+    status: str
+    model: str | None
+    error: str
+    version: int
+    framework: str
+    task: str
+
+
 class WorkspaceEvent(TypedDict):
     type: EventType
     workspace: str
     object_id: str
     time: str  # ISO 8601, UTC
-    data: dict
+    data: WorkspaceEventData
 
 
 def notifications_group(workspace_id) -> str:
@@ -49,7 +70,12 @@ def code_group(room_id) -> str:
 
 
 def workspace_event(
-    *, type: EventType, workspace_id, object_id, data: dict | None = None, time: datetime
+    *,
+    type: EventType,
+    workspace_id,
+    object_id,
+    data: WorkspaceEventData | None = None,
+    time: datetime,
 ) -> WorkspaceEvent:
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown workspace event type {type!r}")
@@ -72,6 +98,12 @@ class ChatUser(TypedDict):
     username: str
 
 
+class ChatMessageData(TypedDict, total=False):
+    """Empty for a user's message; a system message carries the event it announces."""
+
+    event: WorkspaceEvent
+
+
 class ChatMessageEvent(TypedDict):
     """A saved chat message; `seq` orders a room's messages without gaps."""
 
@@ -82,7 +114,7 @@ class ChatMessageEvent(TypedDict):
     user: ChatUser | None  # None for system messages
     kind: Literal["user", "system"]
     text: str  # plain text: clients must render it as text, never as HTML
-    data: dict
+    data: ChatMessageData
     timestamp: str  # server time, ISO 8601 UTC
 
 
@@ -107,18 +139,39 @@ class ChatErrorEvent(TypedDict):
     message: str
 
 
+class ChatSendMessage(TypedDict):
+    """Client to server: post a message (saved, then broadcast as a ChatMessageEvent)."""
+
+    type: Literal["message"]
+    text: str
+
+
+class ChatTypingNotice(TypedDict):
+    """Client to server: the user is typing (relayed to the others as ChatTypingEvent)."""
+
+    type: Literal["typing"]
+
+
+ChatServerMessage = (
+    ChatHistoryEvent | ChatPresenceEvent | ChatMessageEvent | ChatTypingEvent | ChatErrorEvent
+)
+ChatClientMessage = ChatSendMessage | ChatTypingNotice
+NotificationMessage = WorkspaceEvent
+
+
 def validate_event(schema: type, value, *, path: str = "event") -> None:
     """Raise ValueError where `value` does not match the TypedDict (or type) `schema`:
     a missing or extra key, a wrong type, a value outside a Literal."""
     origin = typing.get_origin(schema)
-    if isinstance(schema, type) and typing.is_typeddict(schema):
+    if isinstance(schema, type) and typing_extensions.is_typeddict(schema):
         if not isinstance(value, dict):
             raise ValueError(f"{path}: expected an object, got {value!r}")
-        hints = typing.get_type_hints(schema)
-        if set(value) != set(hints):
+        hints = typing_extensions.get_type_hints(schema)
+        if not schema.__required_keys__ <= set(value) <= set(hints):
             raise ValueError(f"{path}: keys {sorted(value)} are not {sorted(hints)}")
         for key, hint in hints.items():
-            validate_event(hint, value[key], path=f"{path}.{key}")
+            if key in value:
+                validate_event(hint, value[key], path=f"{path}.{key}")
     elif origin is Literal:
         if value not in typing.get_args(schema):
             raise ValueError(f"{path}: {value!r} is not one of {typing.get_args(schema)}")
@@ -130,6 +183,12 @@ def validate_event(schema: type, value, *, path: str = "event") -> None:
             except ValueError as exc:
                 errors.append(str(exc))
         raise ValueError("; ".join(errors))
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected an object, got {value!r}")
+        _, item = typing.get_args(schema)
+        for key, element in value.items():
+            validate_event(item, element, path=f"{path}.{key}")
     elif origin is list:
         if not isinstance(value, list):
             raise ValueError(f"{path}: expected a list, got {value!r}")
@@ -142,5 +201,8 @@ def validate_event(schema: type, value, *, path: str = "event") -> None:
     elif schema is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"{path}: expected an integer, got {value!r}")
+    elif schema is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError(f"{path}: expected a number, got {value!r}")
     elif not isinstance(value, origin or schema):
         raise ValueError(f"{path}: expected {schema}, got {value!r}")

@@ -4,7 +4,12 @@ The worker sends these to `training_group(run_id)` after its database write has
 committed; the consumer forwards them to every client as JSON.
 """
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired
+
+# typing_extensions' TypedDict: pydantic reads it on Python 3.11 (contracts.py's schema).
+from typing_extensions import TypedDict
+
+RunStatusName = Literal["queued", "running", "stopping", "succeeded", "failed", "stopped"]
 
 
 def training_group(run_id) -> str:
@@ -12,12 +17,13 @@ def training_group(run_id) -> str:
     return f"training.{run_id}"
 
 
-class SnapshotMessage(TypedDict):
-    type: Literal["snapshot"]
-    status: str
-    seq: int
-    progress: dict
-    history: list[dict]
+class RunProgress(TypedDict, total=False):
+    """How far a run is (empty before its first stage); `epoch` counts stages for
+    models that have no epochs (trees added, boosting iterations)."""
+
+    epoch: int | None
+    total_epochs: int | None
+    fraction: float | None
 
 
 class MetricsMessage(TypedDict):
@@ -32,22 +38,97 @@ class MetricsMessage(TypedDict):
     accuracy: NotRequired[float | None]
     val_loss: NotRequired[float | None]
     val_accuracy: NotRequired[float | None]
+    mae: NotRequired[float | None]
+    val_mae: NotRequired[float | None]
+
+
+class SnapshotMessage(TypedDict):
+    """The first message: the run so far. `seq` is the last epoch's (0 before any)."""
+
+    type: Literal["snapshot"]
+    status: RunStatusName
+    seq: int
+    progress: RunProgress
+    history: list[MetricsMessage]
 
 
 class StatusMessage(TypedDict):
     type: Literal["status"]
-    status: str
+    status: RunStatusName
     error: NotRequired[str]
+
+
+class ClassMetrics(TypedDict):
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+class RunMetrics(TypedDict, total=False):
+    """Test-split metrics, as GET /api/train/results/{id} has them (`Metrics` in the
+    OpenAPI schema): which keys depends on the task and the number of classes."""
+
+    n_test: int
+    accuracy: float | None
+    balanced_accuracy: float | None
+    precision_macro: float | None
+    recall_macro: float | None
+    f1_macro: float | None
+    mcc: float | None
+    log_loss: float | None
+    per_class: dict[str, ClassMetrics]
+    sensitivity: float | None
+    specificity: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    roc_auc: float | None
+    roc_auc_micro: float | None
+    average_precision: float | None
+    average_precision_micro: float | None
+    brier_score: float | None
+    mae: float | None
+    mse: float | None
+    rmse: float | None
+    r2: float | None
+
+
+class RunSummary(TypedDict):
+    """services.results_summary: the headline; the full results are a REST call away."""
+
+    status: RunStatusName
+    task: Literal["classification", "regression"] | None
+    metrics: RunMetrics
+    model: str | None  # the registered model's id
 
 
 class CompletedMessage(TypedDict):
     type: Literal["completed"]
-    results: dict[str, Any]
+    results: RunSummary
 
 
 class ErrorMessage(TypedDict):
     type: Literal["error"]
     message: str
+
+
+class PongMessage(TypedDict):
+    """The answer to a client's ping."""
+
+    type: Literal["pong"]
+
+
+class PingMessage(TypedDict):
+    """The one thing a client may send: a keep-alive, answered with a pong."""
+
+    type: Literal["ping"]
+
+
+TrainingServerMessage = (
+    SnapshotMessage | MetricsMessage | StatusMessage | CompletedMessage | ErrorMessage | PongMessage
+)
+TrainingClientMessage = PingMessage
 
 
 MESSAGE_TYPES = {
@@ -56,6 +137,7 @@ MESSAGE_TYPES = {
     "status": StatusMessage,
     "completed": CompletedMessage,
     "error": ErrorMessage,
+    "pong": PongMessage,
 }
 
 
