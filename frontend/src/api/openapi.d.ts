@@ -532,6 +532,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/train/model-types/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The engine's model types, their tasks and hyperparameters: the one source of the
+         *     choices, limits and defaults that the web form offers.
+         */
+        get: operations["train_model_types_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/train/results/{run_id}/": {
         parameters: {
             query?: never;
@@ -750,11 +770,103 @@ export interface components {
             updated_at: string;
             version: number;
         };
+        /** @description Scores of a binary classifier at one decision rule (evaluation._binary_scores). */
+        BinaryScores: {
+            /** Format: double */
+            accuracy: number | null;
+            /** Format: double */
+            balanced_accuracy: number | null;
+            /** Format: double */
+            f1: number | null;
+            /**
+             * Format: double
+             * @description Matthews correlation coefficient.
+             */
+            mcc: number | null;
+            /**
+             * Format: double
+             * @description Of the positive class (positive predictive value).
+             */
+            precision: number | null;
+            /** Format: double */
+            recall: number | null;
+            /**
+             * Format: double
+             * @description Recall of the positive class.
+             */
+            sensitivity: number | null;
+            /**
+             * Format: double
+             * @description Recall of the negative class.
+             */
+            specificity: number | null;
+        };
+        /** @description Binary: the positive class's reliability curve; multi-class: one per class. */
+        Calibration: {
+            n_bins: number;
+            per_class?: {
+                [key: string]: components["schemas"]["CalibrationPoints"] | null;
+            };
+            positive_class?: string | number | boolean;
+            prob_pred?: (number | null)[];
+            prob_true?: (number | null)[];
+            strategy?: components["schemas"]["StrategyEnum"];
+        };
+        CalibrationPoints: {
+            n_bins: number;
+            /** @description Mean predicted probability in each bin. */
+            prob_pred: (number | null)[];
+            /** @description Observed frequency of the class in each bin. */
+            prob_true: (number | null)[];
+            strategy: components["schemas"]["StrategyEnum"];
+        };
+        CardLineage: {
+            /** @description The estimator's own parameters. */
+            hyperparameters: {
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
+            };
+            libraries: {
+                [key: string]: string;
+            };
+            original_filename: string | null;
+            seed: number | null;
+            /** Format: uuid */
+            source_run_id: string | null;
+        };
+        CardModel: {
+            aliases: string[];
+            class_labels: (string | number | boolean)[];
+            /** Format: date-time */
+            created_at: string;
+            created_by: string | null;
+            estimator: string | null;
+            file_sha256: string;
+            framework: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            size_bytes: number;
+            source: string;
+            target: string;
+            task: string;
+            version: number;
+        };
+        CardTrainingData: {
+            /** Format: uuid */
+            dataset_id: string | null;
+            name: string | null;
+            rows: number | null;
+            sha256: string | null;
+            target: string;
+            /** @description Class label -> rows. */
+            target_balance: {
+                [key: string]: number;
+            } | null;
+            training_rows: number | null;
+        };
         /** @description A message exactly as the chat socket sends it (events.ChatMessageEvent). */
         ChatMessage: {
-            data: {
-                [key: string]: unknown;
-            };
+            data: components["schemas"]["ChatMessageData"];
             /** Format: uuid */
             id: string;
             kind: components["schemas"]["ChatMessageKindEnum"];
@@ -766,6 +878,10 @@ export interface components {
             type: string;
             user: components["schemas"]["ChatUser"] | null;
         };
+        ChatMessageData: {
+            /** @description The workspace event a system message announces. */
+            event?: components["schemas"]["WorkspaceEvent"];
+        };
         /**
          * @description * `user` - user
          *     * `system` - system
@@ -776,6 +892,20 @@ export interface components {
             /** Format: uuid */
             id: string;
             username: string;
+        };
+        /**
+         * @description * `validation` - validation
+         * @enum {string}
+         */
+        ChosenOnEnum: "validation";
+        ClassMetrics: {
+            /** Format: double */
+            f1: number | null;
+            /** Format: double */
+            precision: number | null;
+            /** Format: double */
+            recall: number | null;
+            support: number;
         };
         CodeText: {
             text: string;
@@ -791,10 +921,11 @@ export interface components {
             kind: components["schemas"]["ColumnProfileKindEnum"];
             /** @description The column probably identifies a person (PHI): exclude it from training. */
             likely_identifier: boolean;
-            max: unknown;
+            max: (string | number | boolean) | null;
             /** Format: double */
             mean: number | null;
-            min: unknown;
+            /** @description Numbers, or ISO 8601 text for dates. */
+            min: (string | number | boolean) | null;
             missing: number;
             /** Format: double */
             missing_fraction: number;
@@ -815,10 +946,13 @@ export interface components {
          * @enum {string}
          */
         ColumnProfileKindEnum: "numeric" | "boolean" | "datetime" | "categorical" | "text";
-        Confusion: {
-            labels: unknown[];
-            matrix: unknown[][];
-            normalized?: unknown[][];
+        ConfusionMatrix: {
+            /** @description Class labels, in matrix order. */
+            labels: (string | number | boolean)[];
+            /** @description matrix[i][j]: rows of true class i predicted as class j. */
+            matrix: number[][];
+            /** @description Each row divided by its class's support (0 for an empty class). */
+            normalized: number[][];
         };
         CredentialsRequest: {
             password: string;
@@ -833,7 +967,7 @@ export interface components {
             readonly delimiter: string;
             readonly description: string;
             readonly encoding: string;
-            readonly format: components["schemas"]["FormatEnum"];
+            readonly format: components["schemas"]["DatasetFormatEnum"];
             /** Format: uuid */
             readonly id: string;
             readonly n_columns: number;
@@ -848,6 +982,13 @@ export interface components {
             /** Format: uuid */
             readonly workspace: string;
         };
+        /**
+         * @description * `csv` - CSV
+         *     * `tsv` - TSV
+         *     * `parquet` - Parquet
+         * @enum {string}
+         */
+        DatasetFormatEnum: "csv" | "tsv" | "parquet";
         DatasetSummary: {
             readonly compression: string;
             /** Format: date-time */
@@ -856,7 +997,7 @@ export interface components {
             readonly delimiter: string;
             readonly description: string;
             readonly encoding: string;
-            readonly format: components["schemas"]["FormatEnum"];
+            readonly format: components["schemas"]["DatasetFormatEnum"];
             /** Format: uuid */
             readonly id: string;
             readonly n_columns: number;
@@ -889,6 +1030,29 @@ export interface components {
             code: string;
             detail: string;
         };
+        FeatureImportance: {
+            /** @description Raw columns. */
+            features: string[];
+            method: components["schemas"]["FeatureImportanceMethodEnum"];
+            /** @description Permutation only. */
+            n_rows?: number;
+            /** @description Parallel to features, highest first. */
+            scores: (number | null)[];
+            /**
+             * @description Permutation only.
+             *
+             *     * `accuracy` - accuracy
+             *     * `r2` - r2
+             */
+            scoring?: components["schemas"]["ScoringEnum"];
+        };
+        /**
+         * @description * `impurity` - impurity
+         *     * `coefficient` - coefficient
+         *     * `permutation` - permutation
+         * @enum {string}
+         */
+        FeatureImportanceMethodEnum: "impurity" | "coefficient" | "permutation";
         /**
          * @description * `skops` - skops (scikit-learn)
          *     * `mlbundle` - torch bundle (safetensors + spec + skops)
@@ -896,26 +1060,11 @@ export interface components {
          */
         FileFormatEnum: "skops" | "mlbundle";
         /**
-         * @description * `csv` - CSV
-         *     * `tsv` - TSV
-         *     * `parquet` - Parquet
-         * @enum {string}
-         */
-        FormatEnum: "csv" | "tsv" | "parquet";
-        /**
          * @description * `sklearn` - scikit-learn
          *     * `pytorch` - PyTorch
          * @enum {string}
          */
         FrameworkEnum: "sklearn" | "pytorch";
-        Graph: {
-            edges: {
-                [key: string]: unknown;
-            }[];
-            nodes: {
-                [key: string]: unknown;
-            }[];
-        };
         Health: {
             channel_layer: string;
             database: string;
@@ -928,6 +1077,103 @@ export interface components {
          * @enum {string}
          */
         HealthStatusEnum: "ok" | "degraded";
+        /**
+         * @description One hyperparameter of a model type, as training/ml/config.py ParamSpec has it.
+         *     `default` and `choices` are given per task (of the model type's tasks that the
+         *     parameter applies to); a value is valid when it passes the engine's check.
+         */
+        HyperparameterSpec: {
+            /** @description Task -> the allowed texts (empty where any value within the bounds is). */
+            choices: {
+                [key: string]: string[];
+            };
+            /** @description Task -> value. */
+            default: {
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
+            };
+            exclusive_maximum: boolean;
+            exclusive_minimum: boolean;
+            help: string;
+            /**
+             * @description int_list: a list of integers (hidden layer sizes), each within the bounds; max_features: one of choices, or a fraction in (0, 1].
+             *
+             *     * `int` - int
+             *     * `float` - float
+             *     * `bool` - bool
+             *     * `choice` - choice
+             *     * `int_list` - int_list
+             *     * `max_features` - max_features
+             */
+            kind: components["schemas"]["HyperparameterSpecKindEnum"];
+            /** Format: double */
+            maximum: number | null;
+            /** Format: double */
+            minimum: number | null;
+            name: string;
+            /** @description null is a valid value. */
+            nullable: boolean;
+            tasks: components["schemas"]["TaskEnum"][];
+        };
+        /**
+         * @description * `int` - int
+         *     * `float` - float
+         *     * `bool` - bool
+         *     * `choice` - choice
+         *     * `int_list` - int_list
+         *     * `max_features` - max_features
+         * @enum {string}
+         */
+        HyperparameterSpecKindEnum: "int" | "float" | "bool" | "choice" | "int_list" | "max_features";
+        /**
+         * @description * `yes` - yes
+         *     * `no` - no
+         * @enum {string}
+         */
+        LabelEnum: "yes" | "no";
+        /**
+         * @description One epoch's or stage's values. Classification: loss (log loss), accuracy and
+         *     their val_ twins; regression: loss (MSE), mae and their val_ twins.
+         */
+        LatestMetrics: {
+            /** Format: double */
+            accuracy?: number | null;
+            epoch: number;
+            /** Format: double */
+            loss?: number | null;
+            /** Format: double */
+            mae?: number | null;
+            /** Format: double */
+            val_accuracy?: number | null;
+            /** Format: double */
+            val_loss?: number | null;
+            /** Format: double */
+            val_mae?: number | null;
+        };
+        /** @description Where a model came from; training and upload each fill their own keys. */
+        Lineage: {
+            estimator: string | null;
+            /** @description Package -> version at registration. */
+            libraries: {
+                [key: string]: string;
+            };
+            model_type?: string;
+            original_filename?: string;
+            original_sha256?: string;
+            seed?: number | null;
+            source: components["schemas"]["LineageSourceEnum"];
+            /** Format: uuid */
+            source_run_id?: string | null;
+            target_balance?: {
+                [key: string]: number;
+            } | null;
+            training_rows?: number | null;
+        };
+        /**
+         * @description * `training` - training
+         *     * `upload` - upload
+         * @enum {string}
+         */
+        LineageSourceEnum: "training" | "upload";
         LogoutRequest: {
             refresh?: string;
         };
@@ -950,45 +1196,193 @@ export interface components {
             readonly user_id: string;
             readonly username: string;
         };
+        /**
+         * @description Test-split metrics. Classification: accuracy to per_class, plus sensitivity to
+         *     brier_score for binary targets (at probability 0.5) or the macro / micro ROC and PR
+         *     areas for multi-class. Regression: mae, mse, rmse, r2. A run stopped before any
+         *     stage, and an uploaded model, has none.
+         */
+        Metrics: {
+            /** Format: double */
+            accuracy?: number | null;
+            /**
+             * Format: double
+             * @description Binary, or the macro average.
+             */
+            average_precision?: number | null;
+            /**
+             * Format: double
+             * @description Multi-class.
+             */
+            average_precision_micro?: number | null;
+            /** Format: double */
+            balanced_accuracy?: number | null;
+            /** Format: double */
+            brier_score?: number | null;
+            /**
+             * Format: double
+             * @description Binary: of the positive class.
+             */
+            f1?: number | null;
+            /** Format: double */
+            f1_macro?: number | null;
+            /** Format: double */
+            log_loss?: number | null;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            mae?: number | null;
+            /**
+             * Format: double
+             * @description Matthews correlation coefficient.
+             */
+            mcc?: number | null;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            mse?: number | null;
+            /** @description Rows of the test split. */
+            n_test?: number;
+            /** @description By class label (as text). */
+            per_class?: {
+                [key: string]: components["schemas"]["ClassMetrics"];
+            };
+            /**
+             * Format: double
+             * @description Binary: of the positive class.
+             */
+            precision?: number | null;
+            /** Format: double */
+            precision_macro?: number | null;
+            /**
+             * Format: double
+             * @description Regression; null with a single test row.
+             */
+            r2?: number | null;
+            /**
+             * Format: double
+             * @description Binary: of the positive class.
+             */
+            recall?: number | null;
+            /** Format: double */
+            recall_macro?: number | null;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            rmse?: number | null;
+            /**
+             * Format: double
+             * @description Binary, or the macro average of the one-vs-rest curves.
+             */
+            roc_auc?: number | null;
+            /**
+             * Format: double
+             * @description Multi-class.
+             */
+            roc_auc_micro?: number | null;
+            /**
+             * Format: double
+             * @description Binary: recall of the positive class.
+             */
+            sensitivity?: number | null;
+            /**
+             * Format: double
+             * @description Binary: recall of the negative class.
+             */
+            specificity?: number | null;
+        };
         MetricsHistory: {
             epochs: number[];
-            history: {
-                [key: string]: unknown;
-            }[];
-            status: string;
+            history: components["schemas"]["MetricsMessage"][];
+            status: components["schemas"]["RunStatusEnum"];
+            /** @description Regression runs: the training MAE. */
             train_accuracy: (number | null)[];
             train_loss: (number | null)[];
+            /** @description Regression runs: the validation MAE. */
             val_accuracy: (number | null)[];
             val_loss: (number | null)[];
         };
+        /** @description A `metrics` message of /ws/training/{id} (training.events.MetricsMessage). */
+        MetricsMessage: {
+            /** Format: double */
+            accuracy?: number | null;
+            epoch: number;
+            /** Format: double */
+            loss?: number | null;
+            /** Format: double */
+            mae?: number | null;
+            /** @description 1, 2, ... without gaps: a gap means a lost message. */
+            seq: number;
+            /** @description ISO 8601, UTC. */
+            timestamp: string;
+            type: components["schemas"]["MetricsMessageTypeEnum"];
+            /** Format: double */
+            val_accuracy?: number | null;
+            /** Format: double */
+            val_loss?: number | null;
+            /** Format: double */
+            val_mae?: number | null;
+        };
+        /**
+         * @description * `metrics` - metrics
+         * @enum {string}
+         */
+        MetricsMessageTypeEnum: "metrics";
+        /** @description A neural network's architecture (training/ml/nn.py make_spec). */
+        MlpSpec: {
+            activation: string;
+            batch_norm: boolean;
+            /** Format: double */
+            dropout: number;
+            format: components["schemas"]["MlpSpecFormatEnum"];
+            hidden_layers: number[];
+            input_size: number;
+            output_size: number;
+            /** Format: double */
+            target_mean: number | null;
+            /** Format: double */
+            target_scale: number | null;
+            task: components["schemas"]["TaskEnum"];
+            version: number;
+        };
+        /**
+         * @description * `medilytica.mlp` - medilytica.mlp
+         * @enum {string}
+         */
+        MlpSpecFormatEnum: "medilytica.mlp";
         ModelArtifact: {
             readonly aliases: string[];
-            readonly architecture: unknown;
-            readonly class_labels: unknown;
+            readonly architecture: components["schemas"]["MlpSpec"] | null;
+            readonly class_labels: (string | number | boolean)[];
             /** Format: date-time */
             readonly created_at: string;
             readonly created_by: string | null;
             /** Format: uuid */
             readonly dataset: string | null;
             readonly dataset_sha256: string;
-            readonly feature_schema: unknown;
+            readonly feature_schema: components["schemas"]["ModelFeature"][];
             readonly file_format: components["schemas"]["FileFormatEnum"];
             readonly file_sha256: string;
             readonly framework: components["schemas"]["FrameworkEnum"];
-            readonly hyperparameters: unknown;
+            readonly hyperparameters: {
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
+            };
             /** Format: uuid */
             readonly id: string;
             readonly intended_use: string;
             readonly limitations: string;
-            readonly lineage: unknown;
-            readonly metrics: unknown;
+            readonly lineage: components["schemas"]["Lineage"];
+            readonly metrics: components["schemas"]["Metrics"];
             readonly name: string;
-            readonly positive_class: unknown;
+            readonly positive_class: (string | number | boolean) | null;
             readonly size_bytes: number;
-            readonly source: components["schemas"]["SourceEnum"];
+            readonly source: components["schemas"]["ModelArtifactSourceEnum"];
             /** Format: uuid */
             readonly source_run_id: string | null;
-            readonly subgroup_metrics: unknown;
+            readonly subgroup_metrics: components["schemas"]["SubgroupMetrics"] | Record<string, never>;
             readonly target: string;
             readonly task: components["schemas"]["TaskEnum"];
             /** Format: double */
@@ -999,22 +1393,75 @@ export interface components {
             /** Format: uuid */
             readonly workspace: string;
         };
+        /**
+         * @description * `training` - Training run
+         *     * `upload` - Upload
+         * @enum {string}
+         */
+        ModelArtifactSourceEnum: "training" | "upload";
+        ModelCard: {
+            /** Format: double */
+            decision_threshold: number | null;
+            features: components["schemas"]["ModelFeature"][];
+            intended_use: string;
+            limitations: string;
+            lineage: components["schemas"]["CardLineage"];
+            metrics: components["schemas"]["Metrics"];
+            model: components["schemas"]["CardModel"];
+            subgroup_metrics: components["schemas"]["SubgroupMetrics"] | Record<string, never>;
+            training_data: components["schemas"]["CardTrainingData"];
+        };
+        /** @description A column the model reads (mlmodels/features.py), in the order it reads them. */
+        ModelFeature: {
+            name: string;
+            nullable: boolean;
+            type: components["schemas"]["ModelFeatureTypeEnum"];
+        };
+        /**
+         * @description * `number` - number
+         *     * `integer` - integer
+         *     * `boolean` - boolean
+         *     * `string` - string
+         *     * `category` - category
+         * @enum {string}
+         */
+        ModelFeatureTypeEnum: "number" | "integer" | "boolean" | "string" | "category";
         ModelGraph: {
-            edges: components["schemas"]["ModelModelGraphEdge"][];
+            edges: components["schemas"]["ModelGraphEdge"][];
             nodes: components["schemas"]["ModelGraphNode"][];
         };
-        ModelGraphNode: {
-            color: string;
-            id: string;
-            label: string;
-            type: string;
-        };
-        ModelModelGraphEdge: {
+        ModelGraphEdge: {
             from: string;
+            /**
+             * @description Decision trees: whether the row meets the parent's test.
+             *
+             *     * `yes` - yes
+             *     * `no` - no
+             */
+            label?: components["schemas"]["LabelEnum"];
             to: string;
             /** Format: double */
             weight: number | null;
         };
+        ModelGraphNode: {
+            /** @description CSS colour, e.g. #4C78A8. */
+            color: string;
+            id: string;
+            label: string;
+            type: components["schemas"]["ModelGraphNodeTypeEnum"];
+        };
+        /**
+         * @description * `input` - input
+         *     * `feature` - feature
+         *     * `hidden` - hidden
+         *     * `output` - output
+         *     * `split` - split
+         *     * `leaf` - leaf
+         *     * `subtree` - subtree
+         *     * `ensemble` - ensemble
+         * @enum {string}
+         */
+        ModelGraphNodeTypeEnum: "input" | "feature" | "hidden" | "output" | "split" | "leaf" | "subtree" | "ensemble";
         /**
          * @description * `neural_network` - neural_network
          *     * `logistic_regression` - logistic_regression
@@ -1025,6 +1472,14 @@ export interface components {
          * @enum {string}
          */
         ModelTypeEnum: "neural_network" | "logistic_regression" | "linear_regression" | "decision_tree" | "random_forest" | "gradient_boosting";
+        ModelTypes: {
+            model_types: components["schemas"]["ModelTypeSpec"][];
+        };
+        ModelTypeSpec: {
+            hyperparameters: components["schemas"]["HyperparameterSpec"][];
+            model_type: string;
+            tasks: components["schemas"]["TaskEnum"][];
+        };
         ModelUploadRequest: {
             architecture?: string | null;
             class_labels?: string | null;
@@ -1137,12 +1592,35 @@ export interface components {
             description?: string;
             name?: string;
         };
+        /**
+         * @description Binary: the positive class's curve. Multi-class: the micro-average, and one
+         *     curve per class.
+         */
+        PrCurve: {
+            average?: components["schemas"]["PrCurveAverageEnum"];
+            /** Format: double */
+            average_precision: number | null;
+            per_class?: {
+                [key: string]: components["schemas"]["PrPoints"] | null;
+            };
+            /** @description Binary only. */
+            positive_class?: string | number | boolean;
+            precision: (number | null)[];
+            recall: (number | null)[];
+            /** @description One fewer than the points: the last is null. */
+            thresholds: (number | null)[];
+        };
+        /**
+         * @description * `micro` - micro
+         * @enum {string}
+         */
+        PrCurveAverageEnum: "micro";
         PredictInputRequest: {
             rows: unknown[];
         };
         PredictOutput: {
-            classes?: unknown[];
-            predictions: unknown[];
+            classes?: (string | number | boolean)[];
+            predictions: ((string | number | boolean) | null)[];
             probabilities?: number[][];
             /**
              * Format: double
@@ -1158,10 +1636,22 @@ export interface components {
             total_rows: number;
         };
         Progress: {
+            /** @description Epochs, or stages (trees...). */
             epoch: number | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description 0 to 1.
+             */
             fraction: number | null;
             total_epochs: number | null;
+        };
+        PrPoints: {
+            /** Format: double */
+            average_precision: number | null;
+            precision: (number | null)[];
+            recall: (number | null)[];
+            /** @description One fewer than the points: the last is null. */
+            thresholds: (number | null)[];
         };
         RefreshRequest: {
             refresh: string;
@@ -1170,6 +1660,40 @@ export interface components {
             email?: string;
             password: string;
             username: string;
+        };
+        /**
+         * @description Binary: the positive class's curve. Multi-class: the macro-average curve (on a
+         *     fixed fpr grid, so no thresholds), the micro-average and one curve per class
+         *     (null for a class absent from the test split).
+         */
+        RocCurve: {
+            /** Format: double */
+            auc: number | null;
+            average?: components["schemas"]["RocCurveAverageEnum"];
+            fpr: (number | null)[];
+            micro?: components["schemas"]["RocPoints"];
+            /** @description By class label. */
+            per_class?: {
+                [key: string]: components["schemas"]["RocPoints"] | null;
+            };
+            /** @description Binary only. */
+            positive_class?: string | number | boolean;
+            /** @description The first is null (infinity). */
+            thresholds?: (number | null)[];
+            tpr: (number | null)[];
+        };
+        /**
+         * @description * `macro` - macro
+         * @enum {string}
+         */
+        RocCurveAverageEnum: "macro";
+        RocPoints: {
+            /** Format: double */
+            auc: number | null;
+            fpr: (number | null)[];
+            /** @description The first is null (infinity). */
+            thresholds?: (number | null)[];
+            tpr: (number | null)[];
         };
         /**
          * @description * `owner` - Owner
@@ -1199,20 +1723,21 @@ export interface components {
             /** Format: uuid */
             readonly dataset: string | null;
             readonly error: string;
-            readonly features: unknown;
+            /** @description null: all. */
+            readonly features: string[] | null;
             /** Format: date-time */
             readonly finished_at: string | null;
-            readonly hyperparameters: unknown;
+            readonly hyperparameters: {
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
+            };
             /** Format: uuid */
             readonly id: string;
-            readonly latest_metrics: unknown;
+            readonly latest_metrics: components["schemas"]["LatestMetrics"] | null;
             /** Format: uuid */
             readonly model: string | null;
             readonly model_type: string;
             readonly name: string;
-            readonly progress: {
-                [key: string]: unknown;
-            };
+            readonly progress: components["schemas"]["Progress"];
             readonly random_seed: number;
             /** Format: date-time */
             readonly started_at: string | null;
@@ -1224,50 +1749,55 @@ export interface components {
             /** Format: uuid */
             readonly workspace: string;
         };
+        RunModel: {
+            /** @description Neural networks only. */
+            architecture?: components["schemas"]["MlpSpec"];
+            /** @description Neural networks: the weights kept. */
+            best_epoch?: number | null;
+            /** @description Every value the run used, defaults too. */
+            hyperparameters: {
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
+            };
+            /**
+             * Format: uuid
+             * @description The registered model, if any.
+             */
+            id: string | null;
+            model_type: string;
+            stages_completed: number;
+            task: (components["schemas"]["TaskEnum"] | components["schemas"]["NullEnum"]) | null;
+            total_stages: number;
+        };
+        /**
+         * @description A finished run's evaluation on its held-out test split (training/ml/evaluation.py).
+         *     Classification fills confusion_matrix to threshold; regression leaves them null.
+         */
         RunResults: {
-            calibration: {
-                [key: string]: unknown;
-            } | null;
-            confusion_matrix: {
-                [key: string]: unknown;
-            } | null;
-            feature_importance: {
-                [key: string]: unknown;
-            } | null;
-            metrics: {
-                [key: string]: unknown;
-            };
-            model: {
-                [key: string]: unknown;
-            };
-            pr_curve: {
-                [key: string]: unknown;
-            } | null;
-            roc_curve: {
-                [key: string]: unknown;
-            } | null;
-            subgroup_metrics: {
-                [key: string]: unknown;
-            } | null;
-            threshold: {
-                [key: string]: unknown;
-            } | null;
-            training_history: {
-                [key: string]: unknown;
-            };
+            calibration: components["schemas"]["Calibration"] | null;
+            confusion_matrix: components["schemas"]["ConfusionMatrix"] | null;
+            feature_importance: components["schemas"]["FeatureImportance"] | null;
+            metrics: components["schemas"]["Metrics"];
+            model: components["schemas"]["RunModel"];
+            pr_curve: components["schemas"]["PrCurve"] | null;
+            roc_curve: components["schemas"]["RocCurve"] | null;
+            status: components["schemas"]["RunStatusEnum"];
+            subgroup_metrics: components["schemas"]["SubgroupMetrics"] | null;
+            threshold: components["schemas"]["Threshold"] | null;
+            training_history: components["schemas"]["TrainingHistory"];
         };
         RunStartRequest: {
             /** Format: uuid */
             dataset: string;
             features?: string[] | null;
             group_column?: string | null;
+            /** @description Name -> value; GET /api/train/model-types lists each type's names and limits. */
             hyperparameters?: {
-                [key: string]: unknown;
+                [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
             } | null;
             include_identifiers?: boolean;
             model_type: components["schemas"]["ModelTypeEnum"];
             name?: string;
-            positive_class?: unknown;
+            positive_class?: (string | number | boolean) | null;
             /** Format: int64 */
             random_seed?: number;
             target: string;
@@ -1281,7 +1811,7 @@ export interface components {
             readonly finished_at: string | null;
             /** Format: uuid */
             readonly id: string;
-            readonly latest_metrics: unknown;
+            readonly latest_metrics: components["schemas"]["LatestMetrics"] | null;
             readonly progress: components["schemas"]["Progress"];
             /** Format: date-time */
             readonly started_at: string | null;
@@ -1298,11 +1828,63 @@ export interface components {
          */
         RunStatusEnum: "queued" | "running" | "stopping" | "succeeded" | "failed" | "stopped";
         /**
-         * @description * `training` - Training run
-         *     * `upload` - Upload
+         * @description * `accuracy` - accuracy
+         *     * `r2` - r2
          * @enum {string}
          */
-        SourceEnum: "training" | "upload";
+        ScoringEnum: "accuracy" | "r2";
+        /**
+         * @description * `uniform` - uniform
+         * @enum {string}
+         */
+        StrategyEnum: "uniform";
+        Subgroup: {
+            /** Format: double */
+            accuracy?: number | null;
+            /** Format: double */
+            balanced_accuracy?: number | null;
+            /** Format: double */
+            f1_macro?: number | null;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            mae?: number | null;
+            n: number;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            r2?: number | null;
+            /**
+             * Format: double
+             * @description Regression.
+             */
+            rmse?: number | null;
+            /**
+             * Format: double
+             * @description Binary; null where the group has one class.
+             */
+            roc_auc?: number | null;
+            /**
+             * Format: double
+             * @description Binary.
+             */
+            sensitivity?: number | null;
+            /**
+             * Format: double
+             * @description Binary.
+             */
+            specificity?: number | null;
+            /** @description null: the rows where the column is missing. */
+            value: (string | number | boolean) | null;
+        };
+        SubgroupMetrics: {
+            column: string;
+            groups: components["schemas"]["Subgroup"][];
+            /** @description Groups past the 20 most frequent. */
+            omitted_groups: number;
+        };
         SuggestedTarget: {
             classes: number | null;
             column: string;
@@ -1315,6 +1897,29 @@ export interface components {
          * @enum {string}
          */
         TaskEnum: "classification" | "regression";
+        /**
+         * @description The decision threshold tuned on the validation rows (binary only), and the test
+         *     metrics when it is applied.
+         */
+        Threshold: {
+            chosen_on: components["schemas"]["ChosenOnEnum"];
+            confusion_matrix: components["schemas"]["ConfusionMatrix"];
+            method: components["schemas"]["ThresholdMethodEnum"];
+            metrics: components["schemas"]["BinaryScores"];
+            positive_class: string | number | boolean;
+            /** Format: double */
+            validation_youden_j: number | null;
+            /**
+             * Format: double
+             * @description Predict positive when P(positive) >= value.
+             */
+            value: number;
+        };
+        /**
+         * @description * `youden_j` - youden_j
+         * @enum {string}
+         */
+        ThresholdMethodEnum: "youden_j";
         Ticket: {
             expires_in: number;
             ticket: string;
@@ -1325,7 +1930,21 @@ export interface components {
         };
         TopValue: {
             count: number;
-            value: unknown;
+            /** @description As stored; null for a NaN. */
+            value: (string | number | boolean) | null;
+        };
+        /**
+         * @description Per-epoch curves as parallel arrays (at most 200 epochs, evenly thinned).
+         *     Classification has train_accuracy / val_accuracy, regression train_mae / val_mae.
+         */
+        TrainingHistory: {
+            epochs: number[];
+            train_accuracy?: (number | null)[];
+            train_loss: (number | null)[];
+            train_mae?: (number | null)[];
+            val_accuracy?: (number | null)[];
+            val_loss: (number | null)[];
+            val_mae?: (number | null)[];
         };
         UserWorkspace: {
             /** Format: uuid */
@@ -1359,6 +1978,41 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
+        /** @description A notification as /ws/notifications sends it (events.WorkspaceEvent). */
+        WorkspaceEvent: {
+            data: components["schemas"]["WorkspaceEventData"];
+            /** Format: uuid */
+            object_id: string;
+            /** @description ISO 8601, UTC. */
+            time: string;
+            type: components["schemas"]["WorkspaceEventTypeEnum"];
+            /** Format: uuid */
+            workspace: string;
+        };
+        /**
+         * @description What an event says about its object; which keys depends on the event type
+         *     (events.WorkspaceEventData).
+         */
+        WorkspaceEventData: {
+            error?: string;
+            framework?: string;
+            /** Format: uuid */
+            model?: string | null;
+            model_type?: string;
+            name?: string;
+            status?: string;
+            task?: string;
+            version?: number;
+        };
+        /**
+         * @description * `run.started` - run.started
+         *     * `run.completed` - run.completed
+         *     * `run.failed` - run.failed
+         *     * `model.registered` - model.registered
+         *     * `dataset.uploaded` - dataset.uploaded
+         * @enum {string}
+         */
+        WorkspaceEventTypeEnum: "run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded";
         WorkspaceInputRequest: {
             description?: string;
             name: string;
@@ -2685,9 +3339,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelCard"];
                     "text/markdown": string;
                 };
             };
@@ -3439,6 +4091,43 @@ export interface operations {
             };
         };
     };
+    train_model_types_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelTypes"];
+                };
+            };
+            /** @description No valid credentials (JWT bearer token or session). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests; retry after the number of seconds in Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     train_results_retrieve: {
         parameters: {
             query?: never;
@@ -3714,7 +4403,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Confusion"];
+                    "application/json": components["schemas"]["ConfusionMatrix"];
                 };
             };
             /** @description No valid credentials (JWT bearer token or session). */
@@ -3771,7 +4460,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Graph"];
+                    "application/json": components["schemas"]["ModelGraph"];
                 };
             };
             /** @description No valid credentials (JWT bearer token or session). */
@@ -3892,9 +4581,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RocCurve"];
                 };
             };
             /** @description No valid credentials (JWT bearer token or session). */
