@@ -27,7 +27,7 @@ $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "MediLytica needs $(PYTHON) (PyTorch's CPU build here is for 3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
