@@ -45,7 +45,7 @@ export async function fetchAllRuns(workspace: string, status?: RunStatus): Promi
 }
 
 /** Polls every 3 s while any of the runs is queued or running. */
-export function pollWhileActive(runs: readonly Pick<Run, "status">[] | undefined): number | false {
+export function pollWhileActive(runs: readonly { status: string }[] | undefined): number | false {
   return runs?.some((run) => isActive(run.status)) ? POLL_MS : false;
 }
 
@@ -68,13 +68,16 @@ async function fetchAllDatasets(workspace: string) {
   }
 }
 
+// Module-level, so the map is rebuilt only when the datasets change, not on each render.
+const namesById = (datasets: Schemas["DatasetSummary"][]) => new Map(datasets.map((d) => [d.id, d.name]));
+
 /** Dataset id -> name for the workspace, to name the dataset of each run. */
 export function useDatasetNames() {
   const { workspace } = useWorkspace();
   return useQuery({
     queryKey: ["datasets", workspace.id, "names"],
     queryFn: () => fetchAllDatasets(workspace.id),
-    select: (datasets) => new Map(datasets.map((d) => [d.id, d.name])),
+    select: namesById,
   });
 }
 
