@@ -46,7 +46,7 @@ function serve(extra: Record<string, unknown> = {}) {
     "GET /api/data/": DATASETS,
     ...extra,
   };
-  for (const id of [A, B]) {
+  for (const id of [A, B] as const) {
     answers[`GET /api/train/${id}/`] = RUNS[id];
     answers[`GET /api/viz/metrics/${id}/`] = HISTORY[id];
     answers[`GET /api/train/results/${id}/`] = RESULTS[id];
@@ -62,7 +62,8 @@ beforeEach(() => {
   charts.length = 0;
 });
 
-describe("ComparePage", () => {
+// Many clicks, each re-rendering a table: more than the default 5 s on a busy machine.
+describe("ComparePage", { timeout: 15_000 }, () => {
   it("marks the hyperparameter that differs, and only that one", async () => {
     serve();
     renderScreen(<ComparePage />, { path: "/compare", route: `/compare?runs=${A},${B}` });

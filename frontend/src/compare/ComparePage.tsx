@@ -96,8 +96,9 @@ function MissingRuns({ ids, onRemove }: { ids: string[]; onRemove: () => void })
     <div role="alert" className="state state-error">
       <h2>Not found</h2>
       <p>
-        {ids.length === 1 ? "This run does not exist" : "These runs do not exist"}, or belong to a workspace you are not
-        in:
+        {ids.length === 1
+          ? "This run does not exist, or belongs to a workspace you are not in:"
+          : "These runs do not exist, or belong to a workspace you are not in:"}
       </p>
       <ul>
         {ids.map((id) => (

@@ -30,7 +30,8 @@ function card(name: string) {
   return screen.getByRole("region", { name });
 }
 
-describe("OverviewPage", () => {
+// Many clicks, each re-rendering a table: more than the default 5 s on a busy machine.
+describe("OverviewPage", { timeout: 15_000 }, () => {
   it("names the workspace and invites the next step in every empty card", async () => {
     stubFetch({
       "GET /api/train/": page([]),

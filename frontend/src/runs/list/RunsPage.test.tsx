@@ -53,7 +53,8 @@ function runNames() {
     .map((row) => within(row).getAllByRole("link")[0].textContent);
 }
 
-describe("RunsPage", () => {
+// Many clicks, each re-rendering a table: more than the default 5 s on a busy machine.
+describe("RunsPage", { timeout: 15_000 }, () => {
   it("lists the runs with their dataset names, statuses and metric columns", async () => {
     serveRuns();
     renderScreen(<RunsPage />, { path: "/runs", route: "/runs" });
@@ -68,6 +69,16 @@ describe("RunsPage", () => {
     expect(within(row).getByText("0.900")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Sort by val_accuracy" })).toBeInTheDocument();
     expect(screen.getByRole("link", { name: "New run" })).toHaveAttribute("href", "/runs/new");
+  });
+
+  it("names the datasets even when their list arrives after the runs", async () => {
+    stubFetch({
+      "GET /api/train/": page(RUNS),
+      "GET /api/data/": () => new Promise((resolve) => setTimeout(() => resolve(DATASETS), 50)),
+    });
+    renderScreen(<RunsPage />, { path: "/runs", route: "/runs" });
+    const row = (await screen.findByRole("link", { name: "network" })).closest("tr") as HTMLElement;
+    expect(await within(row).findByText("Diabetes")).toBeInTheDocument();
   });
 
   it("sorts by a metric when its header is clicked, best first, then the other way", async () => {

@@ -17,43 +17,46 @@ import { durationMs, formatDateTime, formatDuration } from "./time";
 
 type Value = string | number | undefined;
 
+/** A run with its dataset's name: the table caches cell values per row, so everything a
+ * cell shows must come with the row (rows are rebuilt only when the data changes). */
+interface RunRow {
+  run: Run;
+  dataset: string;
+}
+
 const METRIC = "metric:";
 
-function columnsFor(metricKeys: string[], datasetNames: ReadonlyMap<string, string> | undefined) {
-  const columns: ColumnDef<Run, Value>[] = [
+function columnsFor(metricKeys: string[]) {
+  const columns: ColumnDef<RunRow, Value>[] = [
     {
       id: "name",
       header: "Name",
-      accessorFn: runLabel,
-      cell: ({ row }) => <Link to={`/runs/${row.original.id}`}>{runLabel(row.original)}</Link>,
+      accessorFn: ({ run }) => runLabel(run),
+      cell: ({ row }) => <Link to={`/runs/${row.original.run.id}`}>{runLabel(row.original.run)}</Link>,
     },
-    {
-      id: "dataset",
-      header: "Dataset",
-      accessorFn: (run) => datasetLabel(run.dataset, datasetNames),
-    },
-    { id: "model_type", header: "Model type", accessorFn: (run) => humanise(run.model_type) },
-    { id: "task", header: "Task", accessorFn: (run) => run.task },
+    { id: "dataset", header: "Dataset", accessorFn: ({ dataset }) => dataset },
+    { id: "model_type", header: "Model type", accessorFn: ({ run }) => humanise(run.model_type) },
+    { id: "task", header: "Task", accessorFn: ({ run }) => run.task },
     {
       id: "status",
       header: "Status",
-      accessorFn: (run) => run.status,
-      cell: ({ row }) => <StatusBadge status={row.original.status} />,
+      accessorFn: ({ run }) => run.status,
+      cell: ({ row }) => <StatusBadge status={row.original.run.status} />,
     },
     {
       id: "started",
       header: "Started",
-      accessorFn: (run) => (run.started_at ? Date.parse(run.started_at) : undefined),
+      accessorFn: ({ run }) => (run.started_at ? Date.parse(run.started_at) : undefined),
       sortUndefined: "last",
       cell: ({ row }) => {
-        const started = row.original.started_at;
+        const started = row.original.run.started_at;
         return started ? <time dateTime={started}>{formatDateTime(started)}</time> : "Not yet";
       },
     },
     {
       id: "duration",
       header: "Duration",
-      accessorFn: (run) => durationMs(run.started_at, run.finished_at),
+      accessorFn: ({ run }) => durationMs(run.started_at, run.finished_at),
       sortUndefined: "last",
       cell: ({ getValue }) => {
         const ms = getValue();
@@ -61,10 +64,10 @@ function columnsFor(metricKeys: string[], datasetNames: ReadonlyMap<string, stri
       },
     },
     ...metricKeys.map(
-      (key): ColumnDef<Run, Value> => ({
+      (key): ColumnDef<RunRow, Value> => ({
         id: `${METRIC}${key}`,
         header: key,
-        accessorFn: (run) => latestMetrics(run.latest_metrics)[key],
+        accessorFn: ({ run }) => latestMetrics(run.latest_metrics)[key],
         sortUndefined: "last",
         // The first click puts the best runs on top.
         sortDescFirst: !lowerIsBetter(key),
@@ -93,13 +96,17 @@ export function RunsTable({
   onToggle: (id: string) => void;
 }) {
   const [sorting, setSorting] = useState<SortingState>([]);
-  const columns = useMemo(() => columnsFor(metricKeys, datasetNames), [metricKeys, datasetNames]);
+  const columns = useMemo(() => columnsFor(metricKeys), [metricKeys]);
+  const data = useMemo(
+    () => runs.map((run) => ({ run, dataset: datasetLabel(run.dataset, datasetNames) })),
+    [runs, datasetNames],
+  );
   const table = useReactTable({
-    data: runs,
+    data,
     columns,
     state: { sorting },
     onSortingChange: setSorting,
-    getRowId: (run) => run.id,
+    getRowId: ({ run }) => run.id,
     getCoreRowModel: getCoreRowModel(),
     getSortedRowModel: getSortedRowModel(),
   });
@@ -146,7 +153,7 @@ export function RunsTable({
               <td>
                 <input
                   type="checkbox"
-                  aria-label={`Select ${runLabel(row.original)}`}
+                  aria-label={`Select ${runLabel(row.original.run)}`}
                   checked={selected.includes(row.id)}
                   onChange={() => onToggle(row.id)}
                 />
