@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
+import { seriousViolations } from "./axe";
 import { renderScreen, stubFetch, testUser } from "@/test/render";
 import { DATASET_ID, dataset, datasetSummary, modelTypes, run, RUN_ID } from "./fixtures";
 import NewRunPage from "./NewRunPage";
@@ -30,7 +31,7 @@ function answers(start: (body: unknown) => Response = () => json(run({ status: "
 async function renderForm(start?: (body: unknown) => Response) {
   stubFetch(answers(start));
   const screenParts = renderScreen(<NewRunPage />, { path: "/runs/new", route: ROUTE });
-  await screen.findByRole("button", { name: "Start training" });
+  await screen.findByRole("button", { name: "Start training" }, { timeout: 5000 });
   return screenParts;
 }
 
@@ -73,6 +74,7 @@ describe("NewRunPage", { timeout: 20_000 }, () => {
     expect(within(params).getByLabelText("class_weight")).toHaveValue("balanced");
     expect(within(params).getByLabelText("learning_rate")).toHaveAccessibleDescription(/Adam learning rate/);
     expect(within(params).queryByLabelText("C")).not.toBeInTheDocument();
+    expect(await seriousViolations()).toEqual([]);
   });
 
   it("posts the chosen settings, leaving defaults to the engine, and opens the run", async () => {

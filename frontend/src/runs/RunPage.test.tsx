@@ -3,6 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { LiveSocketOptions } from "@/api/socket";
 import type { TrainingServerMessage } from "@/api/ws";
+import { seriousViolations } from "./axe";
 import { renderScreen, stubFetch } from "@/test/render";
 import { DATASET_ID, dataset, epoch, run, RUN_ID } from "./fixtures";
 import RunPage from "./RunPage";
@@ -57,7 +58,8 @@ describe("RunPage", () => {
   it("shows a running run's status, progress, summary and live curves", async () => {
     serve(run());
     renderScreen(<RunPage />, ROUTE);
-    expect(await screen.findByRole("heading", { level: 1, name: "Heart baseline" })).toBeInTheDocument();
+    // The first render also loads the page's modules: slow on a busy machine.
+    expect(await screen.findByRole("heading", { level: 1, name: "Heart baseline" }, { timeout: 5000 })).toBeInTheDocument();
     expect(screen.getByRole("status")).toHaveTextContent("Status: running");
     expect(screen.getByRole("progressbar", { name: "Training progress" })).toHaveAccessibleDescription("Epoch 2 of 50");
     expect(screen.getByRole("img", { name: "Loss" })).toBeInTheDocument();
@@ -65,6 +67,7 @@ describe("RunPage", () => {
     expect(await screen.findByRole("link", { name: "Heart study" })).toHaveAttribute("href", `/datasets/${DATASET_ID}`);
     expect(screen.getByRole("link", { name: "Compare with…" })).toHaveAttribute("href", `/compare?runs=${RUN_ID}`);
     expect(sockets[0].path).toBe(`/ws/training/${RUN_ID}`);
+    expect(await seriousViolations()).toEqual([]);
 
     act(() => sockets[0].onState?.("open"));
     expect(screen.getByText("Live")).toBeInTheDocument();
