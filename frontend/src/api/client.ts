@@ -31,6 +31,8 @@ const sessionMiddleware: Middleware = {
 export const api = createClient<paths>({
   baseUrl: typeof window === "undefined" ? "http://localhost" : window.location.origin,
   credentials: "same-origin",
+  // Looked up on each call rather than kept from load time, so a test's stub is used.
+  fetch: (request) => globalThis.fetch(request),
 });
 api.use(sessionMiddleware);
 

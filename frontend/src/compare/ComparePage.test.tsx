@@ -5,12 +5,6 @@ import { DATASETS, makeRun, page } from "@/runs/list/fixtures";
 import { renderScreen, stubFetch } from "@/test/render";
 import ComparePage from "./ComparePage";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 // jsdom has no canvas: a uPlot that records what it was asked to draw.
 const charts = vi.hoisted(() => [] as { options: { series: { label?: string }[] }; data: unknown[] }[]);

@@ -1,15 +1,9 @@
 import { screen, within } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeRun, page } from "@/runs/list/fixtures";
 import { renderScreen, stubFetch, testUser } from "@/test/render";
 import OverviewPage from "./OverviewPage";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const WORKSPACE = testUser.workspaces[0];
 const DETAIL = {

@@ -1,17 +1,11 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { seriousViolations } from "./axe";
 import { renderScreen, stubFetch, testUser } from "@/test/render";
 import { DATASET_ID, dataset, datasetSummary, modelTypes, run, RUN_ID } from "./fixtures";
 import NewRunPage from "./NewRunPage";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const ROUTE = `/runs/new?dataset=${DATASET_ID}`;
 

@@ -8,10 +8,6 @@ import { renderScreen, stubFetch } from "@/test/render";
 import { DATASET_ID, dataset, epoch, run, RUN_ID } from "./fixtures";
 import RunPage from "./RunPage";
 
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const sockets = vi.hoisted(() => [] as LiveSocketOptions<unknown>[]);
 vi.mock("@/api/socket", () => ({

@@ -6,12 +6,6 @@ import { renderScreen, stubFetch } from "@/test/render";
 import { binaryResults, mlpGraph, regressionResults } from "./fixtures";
 import { RunResults } from "./RunResults";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 // jsdom has no canvas and no layout: the chart libraries are stood in for.
 vi.mock("echarts/core", () => ({
