@@ -136,3 +136,150 @@ def test_an_expired_session_signs_in_again_and_comes_back(ui, site, dataset):
     sign_in(page, site)
     expect(page).to_have_url(site.url("/datasets"))
     expect(page.get_by_role("heading", level=1, name="Datasets")).to_be_visible()
+
+
+def test_an_uploaded_dataset_becomes_ready_with_its_profile_and_preview(ui):
+    page = ui.page
+    ui.goto("/datasets")
+    expect(page.get_by_role("heading", level=1, name="Datasets")).to_be_visible()
+    page.get_by_label("Dataset file").set_input_files(
+        files=[{"name": "breast_cancer.csv", "mimeType": "text/csv", "buffer": demo_csv()}]
+    )
+    page.get_by_label("Name", exact=True).fill("Breast cancer (upload)")
+    page.get_by_role("button", name="Upload").click()
+
+    datasets = page.get_by_role("table", name="Datasets")
+    link = datasets.get_by_role("link", name="Breast cancer (upload)")
+    row = datasets.get_by_role("row").filter(
+        has=page.get_by_role("link", name="Breast cancer (upload)")
+    )
+    expect(row).to_contain_text("Ready")
+    expect(row).to_contain_text("569")  # rows
+    ui.check("uploaded")
+
+    link.click()
+    expect(page.get_by_role("heading", level=1, name="Breast cancer (upload)")).to_be_visible()
+    profile = page.get_by_role("table", name="Column profile")
+    for column in ("mean radius", "worst symmetry", "diagnosis"):
+        expect(profile).to_contain_text(column)
+    # The preview draws only the rows and columns in view: the first ones, with values.
+    preview = page.get_by_role("region", name="Data preview")
+    expect(preview.get_by_role("columnheader", name="mean radius")).to_be_visible()
+    first = preview.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name="1", exact=True)
+    )
+    expect(first.get_by_role("cell", name="17.99", exact=True)).to_be_visible()
+    expect(preview.get_by_role("row").nth(10)).to_be_visible()
+    ui.check("dataset")
+    page.emulate_media(color_scheme="dark")
+    ui.check("dataset-dark")
+
+
+def test_a_new_network_run_draws_its_loss_curve_epoch_by_epoch(ui, dataset, finished_runs):
+    page = ui.page
+    page.add_init_script("window.__medilytica_plot_log = []")
+    ui.goto("/runs/new")
+    expect(page.get_by_role("heading", level=1, name="New training run")).to_be_visible()
+    page.get_by_label("Dataset", exact=True).select_option(label=dataset["name"])
+    page.get_by_label("Target").select_option("diagnosis")
+    page.get_by_label("Model type").select_option(label="Neural network")
+    page.get_by_label("epochs", exact=True).fill(str(EPOCHS))
+    # Small batches: an epoch takes long enough to watch the curve grow.
+    page.get_by_label("batch_size", exact=True).fill("16")
+    page.get_by_label("Run name").fill("Network live")
+    ui.check("form")
+    page.get_by_role("button", name="Start training").click()
+
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1, name="Network live")).to_be_visible()
+    expect(page.get_by_role("img", name="Loss")).to_be_visible()
+    # The curve grows while the network trains: each observation sees more points drawn.
+    drawn = 0
+    for _ in range(3):
+        drawn = page.wait_for_function(
+            "n => window.__medilytica_plot_log.length > n && window.__medilytica_plot_log.length",
+            arg=drawn,
+        ).json_value()
+        assert drawn < EPOCHS, "the run finished before its curve could be seen growing"
+    ui.check("training")
+    # In the end every epoch was drawn, once.
+    page.wait_for_function(f"() => window.__medilytica_plot_log.length >= {EPOCHS}")
+    epochs = page.evaluate("() => window.__medilytica_plot_log.map((p) => p.epoch)")
+    assert sorted(epochs) == list(range(1, EPOCHS + 1)), epochs
+
+
+def test_a_long_run_stops_from_its_page(ui, site, dataset, finished_runs):
+    page = ui.page
+    run_id = start_run(site, dataset, "Network long", 10_000)
+    ui.goto(f"/runs/{run_id}")
+    expect(page.get_by_role("heading", level=1, name="Network long")).to_be_visible()
+    stop = page.get_by_role("button", name="Stop run")
+    expect(stop).to_be_enabled()
+    stop.click()
+    status = page.get_by_role("status").filter(has_text="Status:")
+    expect(status).to_have_text(re.compile(r"Status:\s*stopped", re.IGNORECASE))
+    wait_for_status(site, run_id, "stopped", timeout=60)
+    expect(stop).to_be_hidden()
+
+
+RESULT_SECTIONS = [
+    "Metrics",
+    "Confusion matrix",
+    "ROC curve",
+    "Precision–recall curve",
+    "Feature importance",
+    "Training history",
+    "Network graph",
+]
+RESULT_CHARTS = [
+    "Confusion matrix",
+    "ROC curve",
+    "Precision-recall curve",
+    "Feature importance",
+    "Training history",
+    "Network graph",
+]
+# A chart is drawn when a canvas or an svg inside it has a real size.
+DRAWN = """chart => [...chart.querySelectorAll("canvas, svg")].some((element) => {
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+})"""
+
+
+def test_a_finished_run_shows_every_result_drawn(ui, finished_runs):
+    page, run = ui.page, finished_runs[0]
+    ui.goto(f"/runs/{run['id']}")
+    expect(page.get_by_role("heading", level=1, name=run["name"])).to_be_visible()
+    for title in RESULT_SECTIONS:
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    for name in RESULT_CHARTS:
+        chart = page.get_by_role("img", name=name, exact=True)
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        page.wait_for_function(DRAWN, arg=chart.element_handle())
+    ui.check("results")
+    page.emulate_media(color_scheme="dark")  # the theme follows the system: AA there too
+    ui.check("results-dark")
+
+
+def test_two_runs_compare_side_by_side(ui, finished_runs):
+    page = ui.page
+    ui.goto("/runs")
+    expect(page.get_by_role("heading", level=1, name="Training runs")).to_be_visible()
+    compare = page.get_by_role("button", name="Compare selected")
+    expect(compare).to_be_disabled()
+    for run in finished_runs:
+        page.get_by_role("checkbox", name=f"Select {run['name']}").check()
+    ui.check("selected")
+    compare.click()
+
+    expect(page).to_have_url(re.compile(r"/compare\?runs="))
+    expect(page.get_by_role("heading", level=1, name="Compare runs")).to_be_visible()
+    configuration = page.get_by_role("table", name="Configuration")
+    metrics = page.get_by_role("table", name="Metrics by run")
+    for table in (configuration, metrics):
+        expect(table).to_be_visible()
+        for run in finished_runs:
+            expect(table).to_contain_text(run["name"])
+    expect(configuration).to_contain_text("learning_rate")  # the setting that differs
+    ui.check("compare")
