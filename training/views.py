@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from collaboration.permissions import require_role
 from collaboration.renderers import CSVRenderer, attachment_filename
-from collaboration.viewsets import WorkspaceScopedViewSet, error_response
+from collaboration.viewsets import WorkspaceScopedViewSet, error_response, parse_uuid
 
 from . import services
 from .models import RunStatus, TrainingRun
@@ -43,8 +44,19 @@ def _run(request, run_id) -> TrainingRun:
     return run_get_for_user(user=request.user, run_id=run_id)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace."),
+            OpenApiParameter("status", str, enum=RunStatus.values, description="Only runs in it."),
+            OpenApiParameter("dataset", OpenApiTypes.UUID, description="Only runs on it."),
+            OpenApiParameter("model_type", str, description="Only this model type."),
+        ]
+    )
+)
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, WorkspaceScopedViewSet):
-    """Runs of the caller's workspaces, newest first; `?workspace=` and `?status=` filter."""
+    """Runs of the caller's workspaces, newest first; `?workspace=`, `?status=`,
+    `?dataset=` and `?model_type=` filter."""
 
     queryset = TrainingRun.objects.select_related("created_by")
     serializer_class = RunSerializer
@@ -58,6 +70,12 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Works
                     {"status": [f"Must be one of {', '.join(RunStatus.values)}."]}
                 )
             queryset = queryset.filter(status=wanted)
+        dataset = self.request.query_params.get("dataset")
+        if dataset:
+            queryset = queryset.filter(dataset_id=parse_uuid(dataset, field="dataset"))
+        model_type = self.request.query_params.get("model_type")
+        if model_type:
+            queryset = queryset.filter(model_type=model_type)
         return queryset
 
 

@@ -186,3 +186,22 @@ def test_list_is_scoped_and_filters(team, client_for, start_payload):
     assert client_for(team.outsider).get("/api/train").json()["count"] == 0
     assert client_for(team.viewer).get("/api/train?status=running").json()["count"] == 0
     assert client_for(team.viewer).get("/api/train?status=bogus").status_code == 400
+
+
+def test_list_filters_by_dataset_and_model_type(team, client_for, start_payload, diabetes):
+    owner = client_for(team.owner)
+    start(owner, start_payload(model_type="decision_tree"))
+    start(owner, start_payload(model_type="logistic_regression"))
+    dataset = start_payload()["dataset"]
+
+    def count(query: str) -> int:
+        response = owner.get(f"/api/train?{query}")
+        assert response.status_code == 200, response.content
+        return response.json()["count"]
+
+    assert count(f"dataset={dataset}") == 2
+    assert count(f"dataset={diabetes.pk}") == 0
+    assert count("model_type=decision_tree") == 1
+    assert count(f"dataset={dataset}&model_type=logistic_regression") == 1
+    response = owner.get("/api/train?dataset=not-a-uuid")
+    assert response.status_code == 400 and "dataset" in response.json()

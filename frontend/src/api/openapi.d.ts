@@ -505,7 +505,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Runs of the caller's workspaces, newest first; `?workspace=` and `?status=` filter. */
+        /**
+         * @description Runs of the caller's workspaces, newest first; `?workspace=`, `?status=`,
+         *     `?dataset=` and `?model_type=` filter.
+         */
         get: operations["train_list"];
         put?: never;
         post?: never;
@@ -522,7 +525,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Runs of the caller's workspaces, newest first; `?workspace=` and `?status=` filter. */
+        /**
+         * @description Runs of the caller's workspaces, newest first; `?workspace=`, `?status=`,
+         *     `?dataset=` and `?model_type=` filter.
+         */
         get: operations["train_retrieve"];
         put?: never;
         post?: never;
@@ -3986,10 +3992,18 @@ export interface operations {
     train_list: {
         parameters: {
             query?: {
+                /** @description Only runs on it. */
+                dataset?: string;
+                /** @description Only this model type. */
+                model_type?: string;
                 /** @description A page number within the paginated result set. */
                 page?: number;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                /** @description Only runs in it. */
+                status?: "failed" | "queued" | "running" | "stopped" | "stopping" | "succeeded";
+                /** @description Only this workspace. */
+                workspace?: string;
             };
             header?: never;
             path?: never;

@@ -6,7 +6,7 @@ import { Link } from "react-router";
 import { api, unwrap } from "@/api/client";
 import { QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
-import { humanise, pollWhileActive, runLabel, type RunListQuery } from "@/runs/list/runData";
+import { humanise, pollWhileActive, runLabel } from "@/runs/list/runData";
 import { StatusBadge } from "@/runs/list/StatusBadge";
 import { formatDateTime } from "@/runs/list/time";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
@@ -46,7 +46,7 @@ function RecentRuns() {
   const runs = useQuery({
     queryKey: ["runs", workspace.id, "recent"],
     queryFn: () => {
-      const query: RunListQuery = { workspace: workspace.id, page_size: NEWEST };
+      const query = { workspace: workspace.id, page_size: NEWEST };
       return unwrap(api.GET("/api/train/", { params: { query } }));
     },
     refetchInterval: (query) => pollWhileActive(query.state.data?.results),

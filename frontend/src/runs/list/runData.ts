@@ -2,7 +2,6 @@
 // overview read them, plus the few rules about runs and metrics those screens share.
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "@/api/client";
-import type { paths } from "@/api/openapi";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
 
 export type Run = Schemas["Run"];
@@ -25,19 +24,12 @@ export function hasResults(status: string): boolean {
 const MAX_PAGE_SIZE = 500;
 const POLL_MS = 3000;
 
-// training/views.py filters the list by ?workspace= and ?status=, which the schema does
-// not declare yet: the generated query type, narrowed here until it does.
-export type RunListQuery = NonNullable<paths["/api/train/"]["get"]["parameters"]["query"]> & {
-  workspace: string;
-  status?: RunStatus;
-};
-
 /** Every run of a workspace (newest first), page by page at the largest page size.
- * Dataset and model type have no server filter, so screens filter this list. */
+ * Sorting by any metric needs them all, so dataset and model type filter here too. */
 export async function fetchAllRuns(workspace: string, status?: RunStatus): Promise<Run[]> {
   const runs: Run[] = [];
   for (let page = 1; ; page += 1) {
-    const query: RunListQuery = { workspace, page, page_size: MAX_PAGE_SIZE, ...(status && { status }) };
+    const query = { workspace, page, page_size: MAX_PAGE_SIZE, ...(status && { status }) };
     const body = await unwrap(api.GET("/api/train/", { params: { query } }));
     runs.push(...body.results);
     if (!body.next) return runs;
