@@ -3,6 +3,7 @@
 import { useMemo } from "react";
 import type uPlot from "uplot";
 import type { Schemas } from "@/api/client";
+import { type ChartTheme, useChartTheme } from "@/components/charts/chartTheme";
 import { UPlotChart } from "@/components/charts/UPlotChart";
 import { formatMetric } from "@/runs/list/metrics";
 import { runLabel, type Run } from "@/runs/list/runData";
@@ -11,16 +12,16 @@ import { runColour } from "./RunHeader";
 
 type History = Schemas["MetricsHistory"];
 
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
-}
-
-function chartOptions(names: string[], yLabel: string): Omit<uPlot.Options, "width" | "height"> {
-  // Canvas text takes no CSS: read the theme's colours so both themes stay legible.
+function chartOptions(
+  names: string[],
+  yLabel: string,
+  theme: ChartTheme,
+): Omit<uPlot.Options, "width" | "height"> {
+  // Canvas text takes no CSS: the theme's colours keep both themes legible.
   const axis = {
-    stroke: cssVar("--text", "#1b2430"),
-    grid: { stroke: cssVar("--border", "#c9d3dd"), width: 1 },
-    ticks: { stroke: cssVar("--border", "#c9d3dd"), width: 1 },
+    stroke: theme.text,
+    grid: { stroke: theme.border, width: 1 },
+    ticks: { stroke: theme.border, width: 1 },
   };
   return {
     scales: { x: { time: false } },
@@ -52,7 +53,8 @@ function summary(names: string[], curves: Curve[]): string {
 function CurveChart({ title, label, names, curves }: { title: string; label: string; names: string[]; curves: Curve[] }) {
   // The chart is remade only when the runs change, not on every poll.
   const key = names.join("\u0000");
-  const options = useMemo(() => chartOptions(key.split("\u0000"), title), [key, title]);
+  const theme = useChartTheme();
+  const options = useMemo(() => chartOptions(key.split("\u0000"), title, theme), [key, title, theme]);
   return (
     <div className="curve">
       <h3>{title}</h3>

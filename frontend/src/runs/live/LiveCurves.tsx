@@ -2,6 +2,7 @@
 // the CurveStore; React renders these charts once and only the text summaries per frame.
 import { useMemo, useSyncExternalStore } from "react";
 import type uPlot from "uplot";
+import { type ChartTheme, useChartTheme } from "@/components/charts/chartTheme";
 import { SERIES_COLOURS, UPlotChart } from "@/components/charts/UPlotChart";
 import type { CurveMetric, CurveStore } from "./curveStore";
 
@@ -15,7 +16,7 @@ const EMPTY: uPlot.AlignedData = [[], [], []];
 
 export function LiveCurves({ curves }: { curves: CurveStore }) {
   const summary = useSyncExternalStore(curves.subscribe, curves.getSummary);
-  const colours = useChartColours();
+  const colours = useChartTheme();
   const metricLabel = METRIC_LABELS[summary.metric];
   const lossOptions = useMemo(() => curveOptions(curves, "Loss", colours), [curves, colours]);
   const metricOptions = useMemo(
@@ -75,7 +76,7 @@ function format(value: number | null | undefined) {
 function curveOptions(
   curves: CurveStore,
   label: string,
-  colours: ChartColours,
+  colours: ChartTheme,
 ): Omit<uPlot.Options, "width" | "height"> {
   const axis = (axisLabel: string): uPlot.Axis => ({
     label: axisLabel,
@@ -105,35 +106,4 @@ function curveOptions(
       destroy: [(chart) => curves.detach(chart)],
     },
   };
-}
-
-interface ChartColours {
-  text: string;
-  border: string;
-}
-
-const DARK = "(prefers-color-scheme: dark)";
-const colourCache = new Map<boolean, ChartColours>();
-
-function subscribeToScheme(onChange: () => void) {
-  const query = window.matchMedia(DARK);
-  query.addEventListener("change", onChange);
-  return () => query.removeEventListener("change", onChange);
-}
-
-const prefersDark = () => window.matchMedia(DARK).matches;
-
-/** Axis colours from the stylesheet's variables, so the canvas follows the system theme. */
-function useChartColours(): ChartColours {
-  const dark = useSyncExternalStore(subscribeToScheme, prefersDark);
-  let colours = colourCache.get(dark);
-  if (!colours) {
-    const style = getComputedStyle(document.documentElement);
-    colours = {
-      text: style.getPropertyValue("--text").trim() || (dark ? "#e6edf3" : "#1b2430"),
-      border: style.getPropertyValue("--border").trim() || (dark ? "#3b4957" : "#c9d3dd"),
-    };
-    colourCache.set(dark, colours);
-  }
-  return colours;
 }

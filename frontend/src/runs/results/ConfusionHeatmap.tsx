@@ -1,6 +1,6 @@
 // The confusion matrix heatmap (ECharts): true class down, predicted class across.
 import { useMemo } from "react";
-import { useChartTheme, type ChartTheme } from "./chartTheme";
+import { useChartTheme, type ChartTheme } from "@/components/charts/chartTheme";
 import type { ConfusionScale } from "./ConfusionSection";
 import { EChart, type EChartOption } from "./EChart";
 import { formatCount, formatLabel, formatShare } from "./format";

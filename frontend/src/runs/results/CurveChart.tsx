@@ -4,7 +4,7 @@
 import { useMemo } from "react";
 import type uPlot from "uplot";
 import { UPlotChart } from "@/components/charts/UPlotChart";
-import { seriesColour, seriesDash, useChartTheme, type ChartTheme } from "./chartTheme";
+import { seriesColour, seriesDash, useChartTheme, type ChartTheme } from "@/components/charts/chartTheme";
 import type { Curve } from "./curves";
 
 interface CurveChartProps {

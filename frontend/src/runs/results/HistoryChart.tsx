@@ -3,7 +3,7 @@
 import { useMemo } from "react";
 import type uPlot from "uplot";
 import { UPlotChart } from "@/components/charts/UPlotChart";
-import { seriesColour, useChartTheme, type ChartTheme } from "./chartTheme";
+import { seriesColour, useChartTheme, type ChartTheme } from "@/components/charts/chartTheme";
 import type { HistorySeries } from "./history";
 
 interface HistoryChartProps {

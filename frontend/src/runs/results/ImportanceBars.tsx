@@ -1,6 +1,6 @@
 // Feature importance as horizontal bars (ECharts), the strongest at the top.
 import { useMemo } from "react";
-import { seriesColour, useChartTheme, type ChartTheme } from "./chartTheme";
+import { seriesColour, useChartTheme, type ChartTheme } from "@/components/charts/chartTheme";
 import { EChart, type EChartOption } from "./EChart";
 import { formatNumber } from "./format";
 
