@@ -108,6 +108,7 @@ def test_load_demo_data_is_idempotent(db, monkeypatch, settings):
     assert (diabetes.rows, diabetes.suggested_targets[0]["column"]) == (442, "progression")
     assert diabetes.suggested_targets[0]["task"] == "regression"
     assert "username: demo" in out and "password: demo-pass-for-tests-42" in out
+    assert "Web app:  http://127.0.0.1:8123/\n" in out
     assert "http://127.0.0.1:8123/api/docs" in out and "http://127.0.0.1:8123/admin/" in out
     assert "createsuperuser" in out
     assert not workspace.created_by.is_staff

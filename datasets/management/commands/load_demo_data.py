@@ -79,6 +79,7 @@ class Command(BaseCommand):
         base = f"http://{settings.HOST}:{settings.PORT}"
         self.stdout.write(
             "\nDemo login\n"
+            f"  Web app:  {base}/\n"
             f"  username: {user.username}\n"
             f"  password: {password}\n"
             f"  API docs: {base}/api/docs\n"
