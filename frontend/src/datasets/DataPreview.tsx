@@ -22,6 +22,8 @@ type PreviewColumn = Column<PreviewRow, unknown>;
 export const ROW_HEIGHT = 32;
 const ROW_NUMBER_WIDTH = 88;
 const SETTLE_MS = 100;
+const ROW_SLOTS = 256;
+const WIDTH_SAMPLE_ROWS = 50;
 const NO_ROWS: PreviewRow[] = [];
 const helper = createColumnHelper<PreviewRow>();
 
@@ -34,24 +36,34 @@ export function DataPreview({ datasetId, numeric }: { datasetId: string; numeric
     <PreviewGrid
       datasetId={datasetId}
       names={first.data.columns}
+      sample={first.data.rows}
       totalRows={first.data.total_rows}
       numeric={numeric}
     />
   );
 }
 
-function columnWidth(name: string): number {
-  return Math.min(240, Math.max(96, name.length * 8 + 32));
+/** Numbers align right, in the header too. */
+function isNumeric(column: PreviewColumn): boolean {
+  return Boolean((column.columnDef.meta as { numeric?: boolean } | undefined)?.numeric);
+}
+
+/** Wide enough for the name and the first page's values, within bounds (text is cut with an ellipsis). */
+function columnWidth(name: string, sample: unknown[]): number {
+  const longest = sample.reduce<number>((most, value) => Math.max(most, formatValue(value).length), name.length);
+  return Math.min(280, Math.max(80, longest * 8 + 28));
 }
 
 function PreviewGrid({
   datasetId,
   names,
+  sample,
   totalRows,
   numeric,
 }: {
   datasetId: string;
   names: string[];
+  sample: PreviewRow[];
   totalRows: number;
   numeric: ReadonlySet<string>;
 }) {
@@ -63,11 +75,14 @@ function PreviewGrid({
         helper.accessor((row) => row[i], {
           id: String(i),
           header: name,
-          size: columnWidth(name),
+          size: columnWidth(
+            name,
+            sample.slice(0, WIDTH_SAMPLE_ROWS).map((row) => row[i]),
+          ),
           meta: { numeric: numeric.has(name) },
         }),
       ),
-    [names, numeric],
+    [names, sample, numeric],
   );
   const table = useReactTable({ data: NO_ROWS, columns, getCoreRowModel: getCoreRowModel() });
   const leaves = table.getVisibleLeafColumns();
@@ -79,12 +94,9 @@ function PreviewGrid({
   }, [leaves]);
   const dataWidth = offsets[offsets.length - 1];
 
-  const rows = useVirtualizer({
-    count: totalRows,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
+  // Columns first: each virtualiser reads its scroll offset in its own scroll listener,
+  // in the order they were created. The row virtualiser re-renders synchronously, so a
+  // listener after it would read scrollLeft from a dirty layout and force a reflow.
   const cols = useVirtualizer({
     horizontal: true,
     count: leaves.length,
@@ -92,8 +104,18 @@ function PreviewGrid({
     estimateSize: (i) => leaves[i].getSize(),
     overscan: 3,
   });
+  const rows = useVirtualizer({
+    count: totalRows,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 6,
+  });
 
   const rowItems = rows.getVirtualItems();
+  // Rows are keyed by slot, not by index: a row scrolling out hands its DOM nodes to the
+  // one scrolling in, so a scroll step rewrites text instead of building new elements
+  // (which costs a style recalculation of every new cell).
+  const slots = Math.max(ROW_SLOTS, rowItems.length);
   const colItems = cols.getVirtualItems();
   const colStart = colItems[0]?.index ?? 0;
   const colEnd = colItems[colItems.length - 1]?.index ?? -1;
@@ -153,7 +175,7 @@ function PreviewGrid({
                     key={header.id}
                     aria-colindex={colStart + i + 2}
                     title={String(header.column.columnDef.header)}
-                    className={numeric.has(String(header.column.columnDef.header)) ? "num" : undefined}
+                    className={isNumeric(header.column) ? "num" : undefined}
                     style={{
                       width: header.getSize(),
                       marginLeft: i === 0 ? offsets[colStart] : undefined,
@@ -168,7 +190,7 @@ function PreviewGrid({
           <tbody role="rowgroup" className="preview-body" style={{ height: rows.getTotalSize() }}>
             {rowItems.map((item) => (
               <PreviewTableRow
-                key={item.index}
+                key={item.index % slots}
                 index={item.index}
                 start={item.start}
                 values={loaded(item.index)}
@@ -207,13 +229,12 @@ const PreviewTableRow = memo(function PreviewTableRow({
   if (values) {
     for (let c = colStart; c <= colEnd; c += 1) {
       const column = leaves[c];
-      const meta = column.columnDef.meta as { numeric?: boolean } | undefined;
       cells.push(
         <td
           role="cell"
           key={column.id}
           aria-colindex={c + 2}
-          className={meta?.numeric ? "num" : undefined}
+          className={isNumeric(column) ? "num" : undefined}
           style={{ width: column.getSize(), marginLeft: c === colStart ? offsets[colStart] : undefined }}
         >
           {formatValue(column.accessorFn?.(values, index))}

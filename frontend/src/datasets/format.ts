@@ -23,6 +23,7 @@ export function formatBytes(bytes: number): string {
 }
 
 export function formatPercent(fraction: number): string {
+  if (fraction === 0) return "0%";
   if (fraction > 0 && fraction < 0.001) return "<0.1%";
   return `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)}%`;
 }
