@@ -257,6 +257,8 @@ def open_ui(browser, site: Site, request, storage_state: dict | None) -> Iterato
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     ui = UI(page=page, site=site, name=slug(request.node.name))
+    for old in SCREENSHOTS.glob(f"{ui.name}-*.png"):  # a previous run's, not to be mistaken
+        old.unlink()
     watch(page, ui)
     request.node._browser_ui = ui
     try:

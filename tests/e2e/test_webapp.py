@@ -185,7 +185,7 @@ def test_a_new_network_run_draws_its_loss_curve_epoch_by_epoch(ui, dataset, fini
     page.get_by_label("Model type").select_option(label="Neural network")
     page.get_by_label("epochs", exact=True).fill(str(EPOCHS))
     # Small batches: an epoch takes long enough to watch the curve grow.
-    page.get_by_label("batch_size", exact=True).fill("16")
+    page.get_by_label("batch_size", exact=True).fill("8")
     page.get_by_label("Run name").fill("Network live")
     ui.check("form")
     page.get_by_role("button", name="Start training").click()
