@@ -186,6 +186,7 @@ def test_a_new_network_run_draws_its_loss_curve_epoch_by_epoch(ui, dataset, fini
     page.get_by_label("epochs", exact=True).fill(str(EPOCHS))
     # Small batches: an epoch takes long enough to watch the curve grow.
     page.get_by_label("batch_size", exact=True).fill("8")
+    page.get_by_label("patience", exact=True).fill("0")  # every epoch, no early stop
     page.get_by_label("Run name").fill("Network live")
     ui.check("form")
     page.get_by_role("button", name="Start training").click()
@@ -202,8 +203,10 @@ def test_a_new_network_run_draws_its_loss_curve_epoch_by_epoch(ui, dataset, fini
         ).json_value()
         assert drawn < EPOCHS, "the run finished before its curve could be seen growing"
     ui.check("training")
-    # In the end every epoch was drawn, once.
-    page.wait_for_function(f"() => window.__medilytica_plot_log.length >= {EPOCHS}")
+    # In the end every epoch was drawn, once (the rest of the training may take a while).
+    page.wait_for_function(
+        f"() => window.__medilytica_plot_log.length >= {EPOCHS}", timeout=180_000
+    )
     epochs = page.evaluate("() => window.__medilytica_plot_log.map((p) => p.epoch)")
     assert sorted(epochs) == list(range(1, EPOCHS + 1)), epochs
 
