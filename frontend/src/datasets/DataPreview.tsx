@@ -22,7 +22,6 @@ type PreviewColumn = Column<PreviewRow, unknown>;
 export const ROW_HEIGHT = 32;
 const ROW_NUMBER_WIDTH = 88;
 const SETTLE_MS = 100;
-const ROW_SLOTS = 256;
 const WIDTH_SAMPLE_ROWS = 50;
 const NO_ROWS: PreviewRow[] = [];
 const helper = createColumnHelper<PreviewRow>();
@@ -51,7 +50,8 @@ function isNumeric(column: PreviewColumn): boolean {
 /** Wide enough for the name and the first page's values, within bounds (text is cut with an ellipsis). */
 function columnWidth(name: string, sample: unknown[]): number {
   const longest = sample.reduce<number>((most, value) => Math.max(most, formatValue(value).length), name.length);
-  return Math.min(280, Math.max(80, longest * 8 + 28));
+  // About 8px a character, two to spare (identifiers grow longer further down), and padding.
+  return Math.min(280, Math.max(96, (longest + 2) * 8 + 24));
 }
 
 function PreviewGrid({
@@ -112,10 +112,6 @@ function PreviewGrid({
   });
 
   const rowItems = rows.getVirtualItems();
-  // Rows are keyed by slot, not by index: a row scrolling out hands its DOM nodes to the
-  // one scrolling in, so a scroll step rewrites text instead of building new elements
-  // (which costs a style recalculation of every new cell).
-  const slots = Math.max(ROW_SLOTS, rowItems.length);
   const colItems = cols.getVirtualItems();
   const colStart = colItems[0]?.index ?? 0;
   const colEnd = colItems[colItems.length - 1]?.index ?? -1;
@@ -160,7 +156,7 @@ function PreviewGrid({
           aria-label="Dataset rows"
           aria-rowcount={totalRows + 1}
           aria-colcount={leaves.length + 1}
-          style={{ width: ROW_NUMBER_WIDTH + dataWidth }}
+          style={{ width: ROW_NUMBER_WIDTH + dataWidth, height: ROW_HEIGHT + rows.getTotalSize() }}
         >
           <thead role="rowgroup" className="preview-head">
             {table.getHeaderGroups().map((group) => (
@@ -187,12 +183,18 @@ function PreviewGrid({
               </tr>
             ))}
           </thead>
-          <tbody role="rowgroup" className="preview-body" style={{ height: rows.getTotalSize() }}>
-            {rowItems.map((item) => (
+          {/* The rows in view sit in normal flow in one block moved to the first one's place,
+              and are keyed by their place in that block: a scroll step rewrites their text
+              and moves one element, instead of creating, restyling and placing rows. */}
+          <tbody
+            role="rowgroup"
+            className="preview-body"
+            style={{ transform: `translateY(${rowItems[0]?.start ?? 0}px)` }}
+          >
+            {rowItems.map((item, place) => (
               <PreviewTableRow
-                key={item.index % slots}
+                key={place}
                 index={item.index}
-                start={item.start}
                 values={loaded(item.index)}
                 leaves={leaves}
                 offsets={offsets}
@@ -207,10 +209,9 @@ function PreviewGrid({
   );
 }
 
-/** One row; memoised so a scroll re-renders only the rows that come into view. */
+/** One row; memoised so that a re-render without a scroll step leaves the rows alone. */
 const PreviewTableRow = memo(function PreviewTableRow({
   index,
-  start,
   values,
   leaves,
   offsets,
@@ -218,7 +219,6 @@ const PreviewTableRow = memo(function PreviewTableRow({
   colEnd,
 }: {
   index: number;
-  start: number;
   values: PreviewRow | undefined;
   leaves: PreviewColumn[];
   offsets: number[];
@@ -253,7 +253,6 @@ const PreviewTableRow = memo(function PreviewTableRow({
       role="row"
       aria-rowindex={index + 2}
       aria-busy={values ? undefined : true}
-      style={{ transform: `translateY(${start}px)` }}
     >
       <th role="rowheader" scope="row" className="row-number" style={{ width: ROW_NUMBER_WIDTH }}>
         {formatCount(index + 1)}
