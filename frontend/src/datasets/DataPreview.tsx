@@ -14,7 +14,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useEffect, useId, useMemo, useRef, useState } from "react";
 import { ErrorState, Loading } from "@/components/states";
 import { PREVIEW_PAGE_ROWS, previewPageQuery, type Preview } from "./api";
-import { formatCount, formatValue } from "./format";
+import { formatCount, formatRaw } from "./format";
 
 type PreviewRow = unknown[];
 type PreviewColumn = Column<PreviewRow, unknown>;
@@ -49,7 +49,7 @@ function isNumeric(column: PreviewColumn): boolean {
 
 /** Wide enough for the name and the first page's values, within bounds (text is cut with an ellipsis). */
 function columnWidth(name: string, sample: unknown[]): number {
-  const longest = sample.reduce<number>((most, value) => Math.max(most, formatValue(value).length), name.length);
+  const longest = sample.reduce<number>((most, value) => Math.max(most, formatRaw(value).length), name.length);
   // About 8px a character, two to spare (identifiers grow longer further down), and padding.
   return Math.min(280, Math.max(96, (longest + 2) * 8 + 24));
 }
@@ -161,7 +161,13 @@ function PreviewGrid({
           <thead role="rowgroup" className="preview-head">
             {table.getHeaderGroups().map((group) => (
               <tr role="row" key={group.id} aria-rowindex={1}>
-                <th role="columnheader" scope="col" className="row-number" style={{ width: ROW_NUMBER_WIDTH }}>
+                <th
+                  role="columnheader"
+                  scope="col"
+                  aria-colindex={1}
+                  className="row-number"
+                  style={{ width: ROW_NUMBER_WIDTH }}
+                >
                   Row
                 </th>
                 {group.headers.slice(colStart, colEnd + 1).map((header, i) => (
@@ -237,7 +243,7 @@ const PreviewTableRow = memo(function PreviewTableRow({
           className={isNumeric(column) ? "num" : undefined}
           style={{ width: column.getSize(), marginLeft: c === colStart ? offsets[colStart] : undefined }}
         >
-          {formatValue(column.accessorFn?.(values, index))}
+          {formatRaw(column.accessorFn?.(values, index))}
         </td>,
       );
     }
@@ -254,7 +260,7 @@ const PreviewTableRow = memo(function PreviewTableRow({
       aria-rowindex={index + 2}
       aria-busy={values ? undefined : true}
     >
-      <th role="rowheader" scope="row" className="row-number" style={{ width: ROW_NUMBER_WIDTH }}>
+      <th role="rowheader" scope="row" aria-colindex={1} className="row-number" style={{ width: ROW_NUMBER_WIDTH }}>
         {formatCount(index + 1)}
       </th>
       {cells}

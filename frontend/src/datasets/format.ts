@@ -33,7 +33,13 @@ export function formatDate(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
 }
 
-/** A stored value as text: numbers grouped, the rest as given, missing as an em dash. */
+/** A stored value exactly as stored (no rounding, no grouping), missing as an em dash. */
+export function formatRaw(value: unknown): string {
+  if (value === null || value === undefined) return "—";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** A statistic as text: numbers grouped and rounded, the rest as given, missing as an em dash. */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") return formatNumber(value);
