@@ -1,15 +1,9 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderScreen, stubFetch } from "@/test/render";
 import DatasetPage from "./DatasetPage";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const ID = "11111111-1111-4111-8111-111111111111";
 const TOTAL = 1_000_000;

@@ -6,12 +6,6 @@ import { renderScreen, stubFetch, testUser } from "@/test/render";
 import DatasetsPage from "./DatasetsPage";
 import { uploadDataset } from "./upload";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 vi.mock("./upload", () => ({ uploadDataset: vi.fn() }));
 

@@ -1,15 +1,9 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { renderScreen, stubFetch, testUser } from "@/test/render";
 import WorkspacePage from "./WorkspacePage";
 
-// openapi-fetch keeps the fetch it finds when src/api/client.ts loads; forward it to the
-// one stubFetch installs later.
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const WS = testUser.workspaces[0].id;
 const BOB = "00000000-0000-4000-8000-000000000002";
