@@ -75,6 +75,31 @@ describe("ComparePage", { timeout: 15_000 }, () => {
     expect(within(config).getByRole("columnheader", { name: "deep forest" })).toBeInTheDocument();
   });
 
+  it("shows the defaults a run trained with, and compares the values used", async () => {
+    const spec = (name: string, value: unknown) => ({
+      name, kind: "int", default: { classification: value, regression: value }, choices: {},
+      minimum: 1, maximum: null, exclusive_minimum: false, exclusive_maximum: false,
+      nullable: true, tasks: ["classification", "regression"], help: "",
+    });
+    serve({
+      "GET /api/train/model-types/": {
+        model_types: [{
+          model_type: "random_forest",
+          tasks: ["classification", "regression"],
+          hyperparameters: [spec("n_estimators", 100), spec("max_depth", null), spec("min_samples_leaf", 1)],
+        }],
+      },
+    });
+    renderScreen(<ComparePage />, { path: "/compare", route: `/compare?runs=${A},${B}` });
+    const config = await screen.findByRole("table", { name: "Configuration" });
+    const leaf = await within(config).findByRole("row", { name: /min_samples_leaf/ });
+    expect(within(leaf).getAllByRole("cell").map((c) => c.textContent)).toEqual(["1 (default)", "1 (default)"]);
+    expect(within(leaf).queryByText("Differs")).not.toBeInTheDocument();
+    // Typed in by both: not "(default)", even where it equals the default.
+    const trees = within(config).getByRole("row", { name: /n_estimators/ });
+    expect(within(trees).getAllByRole("cell").map((c) => c.textContent)).toEqual(["100", "100"]);
+  });
+
   it("marks the best value of each metric, lower for losses", async () => {
     serve();
     renderScreen(<ComparePage />, { path: "/compare", route: `/compare?runs=${A},${B}` });

@@ -1,11 +1,13 @@
 // The runs' configurations side by side; a row whose values differ is marked in words
 // ("Differs"), not by colour alone.
+import { useModelTypes } from "@/runs/queries";
 import { configRows } from "./compareData";
 import { RunHeader } from "./RunHeader";
 import type { Run } from "@/runs/list/runData";
 
 export function ConfigTable({ runs, datasetNames }: { runs: Run[]; datasetNames: ReadonlyMap<string, string> | undefined }) {
-  const rows = configRows(runs, datasetNames);
+  const specs = useModelTypes().data?.model_types;
+  const rows = configRows(runs, datasetNames, specs);
   return (
     <div className="compare-table-wrap">
       <table aria-label="Configuration" className="compare-table">

@@ -1,6 +1,7 @@
 // What the comparison shows, worked out from the runs: configuration rows that may
 // differ, metric rows with their best values, and curves aligned on the epoch.
 import type uPlot from "uplot";
+import type { Schemas } from "@/api/client";
 import { bestIndices, latestMetrics, numericMetrics } from "@/runs/list/metrics";
 import { datasetLabel, humanise, type Run } from "@/runs/list/runData";
 
@@ -44,9 +45,37 @@ function row(label: string, values: string[]): ConfigRow {
   return { label, values, differs: new Set(values).size > 1 };
 }
 
-export function configRows(runs: Run[], datasetNames: ReadonlyMap<string, string> | undefined): ConfigRow[] {
-  const hyperparameters = runs.map((run) => asRecord(run.hyperparameters));
-  const keys = [...new Set(hyperparameters.flatMap(Object.keys))].sort();
+export type ModelTypeSpecs = Schemas["ModelTypes"]["model_types"];
+
+/** A run's hyperparameters as the engine used them: what it was given, and for the rest
+ * of its model type's parameters the default for its task, marked "(default)". */
+function effectiveHyperparameters(run: Run, specs: ModelTypeSpecs | undefined) {
+  const given = asRecord(run.hyperparameters);
+  const values = new Map<string, { value: unknown; defaulted: boolean }>();
+  for (const [key, value] of Object.entries(given)) values.set(key, { value, defaulted: false });
+  const spec = specs?.find((candidate) => candidate.model_type === run.model_type);
+  for (const parameter of spec?.hyperparameters ?? []) {
+    if (values.has(parameter.name) || !parameter.tasks.includes(run.task as never)) continue;
+    if (!(run.task in parameter.default)) continue;
+    values.set(parameter.name, { value: parameter.default[run.task], defaulted: true });
+  }
+  return values;
+}
+
+export function configRows(
+  runs: Run[],
+  datasetNames: ReadonlyMap<string, string> | undefined,
+  specs?: ModelTypeSpecs,
+): ConfigRow[] {
+  const hyperparameters = runs.map((run) => effectiveHyperparameters(run, specs));
+  const keys = [...new Set(hyperparameters.flatMap((values) => [...values.keys()]))].sort();
+  const hyperparameterRow = (key: string): ConfigRow => {
+    const cells = hyperparameters.map((values) => values.get(key));
+    // Differs by the value the engine used, whether or not it was typed in.
+    const used = cells.map((cell) => formatValue(cell?.value));
+    const shown = cells.map((cell, i) => (cell?.defaulted ? `${used[i]} (default)` : used[i]));
+    return { label: key, values: shown, differs: new Set(used).size > 1 };
+  };
   return [
     row("Dataset", runs.map((run) => datasetLabel(run.dataset, datasetNames))),
     row("Target", runs.map((run) => run.target)),
@@ -55,7 +84,7 @@ export function configRows(runs: Run[], datasetNames: ReadonlyMap<string, string
     row("Features", runs.map((run) => formatFeatures(run.features))),
     row("Test size", runs.map((run) => `${Math.round(run.test_size * 100)}%`)),
     row("Seed", runs.map((run) => String(run.random_seed))),
-    ...keys.map((key) => row(key, hyperparameters.map((values) => formatValue(values[key])))),
+    ...keys.map(hyperparameterRow),
   ];
 }
 
