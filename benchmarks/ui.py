@@ -58,6 +58,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.live_stack import LIVE_PASSWORD, live_database, live_stack  # noqa: E402
 
@@ -352,45 +354,51 @@ print(json.dumps({{"id": str(run.pk)}}))
 """
 
 
-def history_render(browser, base: str, stack, template_run: str, epochs: int, repeats: int):
+def history_render(
+    browser, base: str, stack, template_run: str, epochs: int, repeats: int, timeout_s: float
+) -> dict:
     out = stack.shell(HISTORY_RUN.format(template=template_run, epochs=epochs), timeout=600)
     run_id = json.loads(out.strip().splitlines()[-1])["id"]
     context = signed_in_context(browser, base)
-    renders, fetches = [], []
+    renders, fetches, failure = [], [], None
     try:
         page = context.new_page()
         for _ in range(repeats):
             page.goto(f"/runs/{run_id}")
-            page.wait_for_function(
-                "() => performance.getEntriesByName('medilytica:curve-drawn').length > 0",
-                polling=50,
-            )
-            renders.append(
-                page.evaluate(
-                    "() => performance.getEntriesByName('medilytica:curve-drawn')[0].startTime"
+            try:
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('medilytica:curve-drawn').length > 0",
+                    timeout=timeout_s * 1000,
                 )
-            )
-        for _ in range(repeats):
-            fetches.append(
-                page.evaluate(
-                    """async (id) => {
-                        const start = performance.now();
-                        const answer = await fetch(`/api/viz/metrics/${id}/`);
-                        const body = await answer.json();
-                        if (!answer.ok) throw new Error(`history: ${answer.status}`);
-                        void body;
-                        return performance.now() - start;
-                    }""",
-                    run_id,
-                )
-            )
+            except PlaywrightTimeout:
+                failure = f"the curve was not drawn within {timeout_s:g} s" + server_error(stack)
+                break
+            renders.append(page.evaluate(MARK_TIME))
+        fetches = [page.evaluate(FETCH_HISTORY, run_id) for _ in range(repeats)]
     finally:
         context.close()
     return {
-        "history_render_ms": round(statistics.median(renders), 1),
+        "history_render_ms": round(statistics.median(renders), 1) if not failure else None,
         "history_render_baseline_ms": round(statistics.median(fetches), 1),
         "history_epochs": epochs,
+        **({"history_render_error": failure} if failure else {}),
     }
+
+
+MARK_TIME = "() => performance.getEntriesByName('medilytica:curve-drawn')[0].startTime"
+FETCH_HISTORY = """async (id) => {
+    const start = performance.now();
+    const answer = await fetch(`/api/viz/metrics/${id}/`);
+    await answer.json();
+    if (!answer.ok) throw new Error(`history: ${answer.status}`);
+    return performance.now() - start;
+}"""
+
+
+def server_error(stack) -> str:
+    """The servers' last exception line, if any: why a page waited in vain."""
+    errors = [line for line in stack.logs(20_000).splitlines() if "Error:" in line]
+    return f" (server: {errors[-1].strip()})" if errors else ""
 
 
 SCROLL = """async ([seconds, step]) => {
@@ -446,8 +454,13 @@ def describe(r: dict) -> list[str]:
         f"{r['epoch_to_pixel_p50_ms']} ms, p99 {r['epoch_to_pixel_p99_ms']} ms; baseline, to "
         f"the page's socket: p50 {r['epoch_to_pixel_baseline_p50_ms']} ms, p99 "
         f"{r['epoch_to_pixel_baseline_p99_ms']} ms (p99 x{r['epoch_to_pixel_ratio']})",
-        f"history of {r['history_epochs']} epochs drawn {r['history_render_ms']} ms after "
-        f"navigation; baseline, the history JSON alone: {r['history_render_baseline_ms']} ms "
+        f"history of {r['history_epochs']} epochs drawn "
+        + (
+            f"{r['history_render_ms']} ms after navigation"
+            if r["history_render_ms"] is not None
+            else f"NEVER: {r['history_render_error']}"
+        )
+        + f"; baseline, the history JSON alone: {r['history_render_baseline_ms']} ms "
         f"(x{r['history_render_ratio']})",
         f"preview of {r['preview_rows']:,} rows scrolled at {r['preview_scroll_fps']} frames/s; "
         f"baseline, the same page idle: {r['preview_scroll_baseline_fps']} frames/s "
@@ -468,6 +481,7 @@ def main() -> None:
     parser.add_argument("--scroll-seconds", type=float, default=3.0)
     parser.add_argument("--scroll-step", type=int, default=600, help="pixels per frame")
     parser.add_argument("--repeats", type=int, default=3, help="page loads for history_render")
+    parser.add_argument("--history-timeout", type=float, default=30, help="seconds per load")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args()
     if args.quick:
@@ -475,8 +489,6 @@ def main() -> None:
         args.scroll_seconds, args.repeats = 0.5, 1
     if not MANIFEST.exists():
         sys.exit("The web app is not built: run `make web` first.")
-
-    from playwright.sync_api import sync_playwright
 
     result: dict = {"quick": args.quick}
     with (
@@ -497,7 +509,15 @@ def main() -> None:
             # The live run, finished, is the template of the long history.
             template = result.pop("run_id")
             result.update(
-                history_render(browser, base, stack, template, args.history_epochs, args.repeats)
+                history_render(
+                    browser,
+                    base,
+                    stack,
+                    template,
+                    args.history_epochs,
+                    args.repeats,
+                    args.history_timeout,
+                )
             )
             result.update(
                 preview_scroll(
