@@ -77,6 +77,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
             directory,
             daphnes=1,
             qcluster=True,
+            # Every test signs in, several within a minute: above the production rate.
             env={"DATABASE_URL": database_url, "THROTTLE_LOGIN": "300/minute"},
         ) as stack,
     ):

@@ -123,6 +123,7 @@ def test_an_expired_session_signs_in_again_and_comes_back(ui, site, dataset):
     page = ui.page
     ui.goto("/")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    ui.check("overview")
     page.context.clear_cookies()  # the session ends (expiry, sign-out elsewhere)
     # The next call is refused, which is how the app learns that the session ended.
     ui.expect_http_error(401, "/api/data/")
