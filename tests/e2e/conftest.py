@@ -1,7 +1,7 @@
 """The browser harness: the real stack serving the built app, driven in Debian's
 Chromium through Playwright.
 
-One stack per session (Redis, a migrated database of the suite's kind, one daphne, a
+One stack for the browser tests (Redis, a migrated database of the suite's kind, one daphne, a
 qcluster) and one user with a workspace. Each test gets `ui`: a fresh browser
 context (signed in unless the test asks for `anonymous_ui`) whose console errors,
 console warnings and page errors are collected; `ui.check(step)` runs axe-core on
@@ -63,7 +63,10 @@ class Site:
         return f"{self.base_url}{path}"
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: sync Playwright keeps an event loop running in this
+# thread while it is open, which would break every async test collected after tests/e2e;
+# and the stack's processes end with the browser tests.
+@pytest.fixture(scope="package")
 def site(tmp_path_factory) -> Iterator[Site]:
     if not MANIFEST.exists():
         pytest.fail(
@@ -102,7 +105,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
             api.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator:
     from playwright.sync_api import expect, sync_playwright
 
@@ -115,7 +118,7 @@ def browser() -> Iterator:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def signed_in_state(browser, site) -> dict:
     """Cookies of a session signed in through the API (the form has a test of its own)."""
     context = browser.new_context(base_url=site.base_url)
