@@ -29,9 +29,12 @@ function SessionWatch() {
   useEffect(() => {
     const expired = () => {
       if (location.pathname === "/login" || location.pathname === "/register") return;
-      client.setQueryData(["me"], null);
+      // Nobody was signed in (a first visit's /api/auth/me): RequireAuth sends them to sign in.
+      if (!client.getQueryData(["me"])) return;
       const here = `${location.pathname}${location.search}`;
       navigate(`/login?expired=1&next=${encodeURIComponent(here)}`, { replace: true });
+      // Forgotten, not set to null: a null here would make RequireAuth redirect too, without the reason.
+      client.removeQueries({ queryKey: ["me"] });
     };
     window.addEventListener(SESSION_EXPIRED, expired);
     return () => window.removeEventListener(SESSION_EXPIRED, expired);
@@ -46,6 +49,7 @@ const screen = (load: () => Promise<{ default: React.ComponentType }>) => async 
 export const routes = [
   {
     element: <SessionWatch />,
+    hydrateFallbackElement: <Loading label="Loading…" />,
     errorElement: <ErrorState error={new Error("This page failed to load.")} />,
     children: [
       { path: "/login", element: <LoginPage /> },
