@@ -12,7 +12,7 @@ from collaboration.consumers import AuthenticatedJsonConsumer
 
 from .events import training_group
 from .models import TERMINAL_STATUSES, TrainingRun
-from .selectors import run_history, run_snapshot
+from .selectors import run_history, run_snapshot_frames
 from .services import run_stream_ending, run_watchdog
 
 WATCH_INTERVAL = 5.0  # seconds between heartbeat checks while someone watches a run
@@ -48,10 +48,15 @@ class TrainingStreamConsumer(AuthenticatedJsonConsumer):
     async def on_admitted(self) -> None:
         self.group = training_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(run_snapshot)(run_id=self.run_id)
-        self.last_seq = snapshot["seq"]
+        frames = await database_sync_to_async(run_snapshot_frames)(run_id=self.run_id)
+        if frames is None:  # deleted since it was looked up
+            await self.close(code=4404)
+            return
+        snapshot = frames[0]
+        self.last_seq = frames[-1]["seq"]
         self.status_sent = snapshot["status"]
-        await self.send_json(snapshot)
+        for message in frames:
+            await self.send_json(message)
         if snapshot["status"] in TERMINAL_STATUSES:
             self.finished = True
         else:  # queued runs start later

@@ -43,13 +43,16 @@ class MetricsMessage(TypedDict):
 
 
 class SnapshotMessage(TypedDict):
-    """The first message: the run so far. `seq` is the last epoch's (0 before any)."""
+    """The first message: the run so far. `seq` is the last epoch's in `history` (0
+    before any). A history too long for one frame is cut: `more` says how many of the
+    next epochs follow at once as `metrics` messages, before anything live."""
 
     type: Literal["snapshot"]
     status: RunStatusName
     seq: int
     progress: RunProgress
     history: list[MetricsMessage]
+    more: NotRequired[int]
 
 
 class StatusMessage(TypedDict):

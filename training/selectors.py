@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import Http404
@@ -45,6 +46,37 @@ def run_snapshot(*, run_id) -> dict | None:
         "progress": run.progress or {},
         "history": history,
     }
+
+
+# daphne refuses to send a WebSocket message over 1 MiB (autobahn's payload limit, which
+# also bounds what clients send): a 10,000-epoch snapshot is 2.3 MB. Half of it leaves
+# room for the keys around the history and for escaping.
+SNAPSHOT_MAX_BYTES = 512 * 1024
+
+
+def run_snapshot_frames(*, run_id) -> list[dict] | None:
+    """The snapshot as the messages that carry it: the snapshot with as many of the
+    first epochs as fit `max_bytes`, then each later epoch as its own metrics message."""
+    snapshot = run_snapshot(run_id=run_id)
+    if snapshot is None:
+        return None
+    history = snapshot["history"]
+    size, cut = 0, len(history)
+    for index, message in enumerate(history):
+        size += len(json.dumps(message)) + 1
+        if size > SNAPSHOT_MAX_BYTES:
+            cut = index
+            break
+    if cut == len(history):
+        return [snapshot]
+    head = history[:cut]
+    first = {
+        **snapshot,
+        "seq": head[-1]["seq"] if head else 0,
+        "history": head,
+        "more": len(history) - cut,
+    }
+    return [first, *history[cut:]]
 
 
 def model_type_specs() -> list[dict[str, Any]]:

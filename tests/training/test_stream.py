@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,8 +13,8 @@ from django.utils import timezone
 from collaboration.events import notifications_group
 from medilytica_site.asgi import application
 from medilytica_site.services import ws_ticket_issue
-from training import services
-from training.events import check_message
+from training import selectors, services
+from training.events import check_message, metrics_message
 from training.models import TrainingRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,6 +81,48 @@ async def test_two_clients_see_the_same_ordered_stream_and_a_late_joiner_the_who
     assert snapshot["history"] == metrics
     for ws in (first, second, late):
         await ws.disconnect()
+
+
+async def test_a_snapshot_too_long_for_one_frame_comes_in_parts_in_order(team, cancer, monkeypatch):
+    run = await queued_run(team, cancer)
+    await database_sync_to_async(services.run_execute)(run_id=run.pk)
+    whole = (await database_sync_to_async(selectors.run_snapshot)(run_id=run.pk))["history"]
+    assert len(whole) == 5
+    two_epochs = sum(len(json.dumps(m)) + 1 for m in whole[:2])
+    monkeypatch.setattr(selectors, "SNAPSHOT_MAX_BYTES", two_epochs)
+
+    ws = await connect(team.viewer, run.pk)
+    snapshot = await ws.receive_json_from()
+    check_message(snapshot)
+    assert snapshot["history"] == whole[:2]
+    assert snapshot["seq"] == whole[1]["seq"] and snapshot["more"] == 3
+    rest = [await ws.receive_json_from() for _ in range(3)]
+    assert rest == whole[2:]
+    assert await ws.receive_nothing(timeout=0.5), "a finished run sends nothing after it"
+    await ws.disconnect()
+
+
+def test_a_10000_epoch_history_fits_daphnes_frame_limit(monkeypatch):
+    history = [
+        metrics_message(
+            seq=epoch,
+            epoch=epoch,
+            values={
+                "loss": 0.123456789,
+                "accuracy": 0.987654321,
+                "val_loss": 0.2,
+                "val_accuracy": 0.9,
+            },
+            timestamp="2026-12-07T01:02:03.456789+00:00",
+        )
+        for epoch in range(1, 10_001)
+    ]
+    snapshot = {"type": "snapshot", "status": "succeeded", "seq": 10_000, "progress": {}}
+    monkeypatch.setattr(selectors, "run_snapshot", lambda run_id: {**snapshot, "history": history})
+    frames = selectors.run_snapshot_frames(run_id=None)
+    assert max(len(json.dumps(frame).encode()) for frame in frames) < 1024 * 1024
+    assert frames[0]["history"] + frames[1:] == history
+    assert frames[0]["more"] == len(frames) - 1 > 0
 
 
 async def test_watchers_hear_when_the_worker_dies(team, cancer, settings):

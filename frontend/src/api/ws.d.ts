@@ -15,6 +15,7 @@ export type ValAccuracy = (number | null)
 export type ValLoss = (number | null)
 export type ValMae = (number | null)
 export type History = MetricsMessage[]
+export type More = number
 export type Epoch1 = (number | null)
 export type Fraction = (number | null)
 export type TotalEpochs = (number | null)
@@ -96,10 +97,13 @@ export type Type14 = "typing"
 export type NotificationMessage = WorkspaceEvent
 
 /**
- * The first message: the run so far. `seq` is the last epoch's (0 before any).
+ * The first message: the run so far. `seq` is the last epoch's in `history` (0
+ * before any). A history too long for one frame is cut: `more` says how many of the
+ * next epochs follow at once as `metrics` messages, before anything live.
  */
 export interface SnapshotMessage {
 history: History
+more?: More
 progress: RunProgress
 seq: Seq1
 status: Status

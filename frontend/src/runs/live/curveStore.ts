@@ -57,6 +57,7 @@ export class CurveStore {
   private awaiting: { points: MetricsMessage[]; charts: Set<uPlot>; mark: boolean } | null = null;
   private snapshotLoaded = false;
   private marked = false;
+  private snapshotPoints = 0;
   private frame: number | null = null;
   private summary: CurveSummary;
   private readonly listeners = new Set<() => void>();
@@ -69,8 +70,11 @@ export class CurveStore {
     return this.points.length ? this.points[this.points.length - 1].seq : 0;
   }
 
-  /** The whole history, as a snapshot has it: what was there before is dropped. */
-  replace(history: MetricsMessage[]) {
+  /** The whole history, as a snapshot has it: what was there before is dropped. A
+   * snapshot too long for one frame says how many epochs follow (`more`): the curve
+   * counts as drawn in full only once they are in. */
+  replace(history: MetricsMessage[], more = 0) {
+    this.snapshotPoints = history.length + more;
     this.points = [...history].sort((a, b) => a.seq - b.seq);
     this.bySeq.clear();
     for (const point of this.points) this.bySeq.set(point.seq, point);
@@ -156,8 +160,9 @@ export class CurveStore {
     const points = this.awaiting ? [...this.awaiting.points, ...this.fresh] : this.fresh;
     this.fresh = [];
     for (const point of points) this.drawnSeqs.add(point.seq);
-    const mark = (this.snapshotLoaded && !this.marked) || Boolean(this.awaiting?.mark);
-    this.marked = this.snapshotLoaded;
+    const whole = this.snapshotLoaded && this.points.length >= this.snapshotPoints;
+    const mark = (whole && !this.marked) || Boolean(this.awaiting?.mark);
+    this.marked ||= whole;
     this.awaiting = { points, charts: new Set(this.charts.keys()), mark };
     for (const [chart, role] of this.charts) {
       chart.setData(

@@ -10,10 +10,6 @@ import { epoch, run, RUN_ID } from "../fixtures";
 import type { CurveStore } from "./curveStore";
 import { useTrainingStream } from "./useTrainingStream";
 
-vi.hoisted(() => {
-  const forward: typeof fetch = (...args) => globalThis.fetch(...args);
-  globalThis.fetch = forward;
-});
 
 const sockets = vi.hoisted(() => [] as LiveSocketOptions<unknown>[]);
 vi.mock("@/api/socket", () => ({
@@ -29,8 +25,9 @@ function serverSends(message: TrainingServerMessage) {
   act(() => sockets[sockets.length - 1].onMessage(message));
 }
 
-function snapshot(seqs: number[]): TrainingServerMessage {
+function snapshot(seqs: number[], more?: number): TrainingServerMessage {
   return {
+    ...(more === undefined ? {} : { more }),
     type: "snapshot",
     status: "running",
     seq: seqs[seqs.length - 1] ?? 0,
@@ -153,6 +150,24 @@ describe("useTrainingStream", () => {
     expect(log[3]).toMatchObject({ epoch: 4, timestamp: epoch(4).timestamp });
     expect(typeof log[3].drawn_at).toBe("number");
     expect(mark).toHaveBeenCalledTimes(1);
+    mark.mockRestore();
+  });
+
+  it("marks the curve drawn only when the epochs after a cut snapshot are in", async () => {
+    const mark = vi.spyOn(performance, "mark");
+    const { curves } = renderStream();
+    const chart = fakeChart(curves);
+    serverSends(snapshot([1, 2], 2)); // too long for one frame: 2 more follow
+    curves.flush();
+    await Promise.resolve();
+    expect(chart.latest()).toEqual([1, 2]);
+    expect(mark).not.toHaveBeenCalled();
+    serverSends(epoch(3));
+    serverSends(epoch(4));
+    curves.flush();
+    await Promise.resolve();
+    expect(chart.latest()).toEqual([1, 2, 3, 4]);
+    expect(mark).toHaveBeenCalledExactlyOnceWith("medilytica:curve-drawn", { detail: { points: 4 } });
     mark.mockRestore();
   });
 });

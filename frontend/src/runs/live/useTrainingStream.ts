@@ -39,7 +39,7 @@ export function useTrainingStream(runId: string): TrainingStream {
         switch (message.type) {
           case "snapshot":
             // Sent on every (re)connect: the whole curve so far, so it replaces ours.
-            curves.replace(message.history);
+            curves.replace(message.history, message.more ?? 0);
             updateRun(client, runId, { status: message.status, progress: progressOf(message.progress) });
             break;
           case "metrics":
