@@ -5,6 +5,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { LiveSocket } from "@/api/socket";
+import type { NotificationMessage } from "@/api/ws";
 import type { Me } from "@/auth/session";
 import { useSignOut } from "@/auth/session";
 import { useWorkspace, WorkspaceProvider } from "@/workspace/WorkspaceContext";
@@ -88,20 +89,14 @@ function Header({ me }: { me: Me }) {
   );
 }
 
-interface WorkspaceEvent {
-  type: string;
-  workspace?: string;
-  [key: string]: unknown;
-}
-
 /** Workspace events invalidate the lists they change (TanStack Query refetches them). */
 function Notifications() {
   const client = useQueryClient();
   useEffect(() => {
-    const socket = new LiveSocket<WorkspaceEvent>({
+    const socket = new LiveSocket<NotificationMessage>({
       path: "/ws/notifications",
       onMessage: (event) => {
-        const kind = String(event.type ?? "");
+        const kind = event.type;
         if (kind.startsWith("run.")) void client.invalidateQueries({ queryKey: ["runs"] });
         if (kind.startsWith("dataset.")) void client.invalidateQueries({ queryKey: ["datasets"] });
         if (kind.startsWith("model.")) void client.invalidateQueries({ queryKey: ["models"] });
