@@ -56,19 +56,20 @@ SNAPSHOT_MAX_BYTES = 512 * 1024
 
 def run_snapshot_frames(*, run_id) -> list[dict] | None:
     """The snapshot as the messages that carry it: the snapshot with as many of the
-    first epochs as fit `max_bytes`, then each later epoch as its own metrics message."""
+    first epochs as fit SNAPSHOT_MAX_BYTES, then each later epoch as its own metrics
+    message."""
     snapshot = run_snapshot(run_id=run_id)
     if snapshot is None:
         return None
     history = snapshot["history"]
+    if len(json.dumps(history)) <= SNAPSHOT_MAX_BYTES:  # nearly always: one C-speed pass
+        return [snapshot]
     size, cut = 0, len(history)
     for index, message in enumerate(history):
-        size += len(json.dumps(message)) + 1
+        size += len(json.dumps(message)) + 2  # ", " as in the whole list's encoding
         if size > SNAPSHOT_MAX_BYTES:
             cut = index
             break
-    if cut == len(history):
-        return [snapshot]
     head = history[:cut]
     first = {
         **snapshot,

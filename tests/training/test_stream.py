@@ -88,7 +88,7 @@ async def test_a_snapshot_too_long_for_one_frame_comes_in_parts_in_order(team, c
     await database_sync_to_async(services.run_execute)(run_id=run.pk)
     whole = (await database_sync_to_async(selectors.run_snapshot)(run_id=run.pk))["history"]
     assert len(whole) == 5
-    two_epochs = sum(len(json.dumps(m)) + 1 for m in whole[:2])
+    two_epochs = sum(len(json.dumps(m)) + 2 for m in whole[:2])
     monkeypatch.setattr(selectors, "SNAPSHOT_MAX_BYTES", two_epochs)
 
     ws = await connect(team.viewer, run.pk)
