@@ -45,7 +45,7 @@ class MetricsMessage(TypedDict):
 class SnapshotMessage(TypedDict):
     """The first message: the run so far. `seq` is the last epoch's in `history` (0
     before any). A history too long for one frame is cut: `more` says how many of the
-    next epochs follow at once as `metrics` messages, before anything live."""
+    next epochs follow at once in `snapshot_part` messages, before anything live."""
 
     type: Literal["snapshot"]
     status: RunStatusName
@@ -53,6 +53,16 @@ class SnapshotMessage(TypedDict):
     progress: RunProgress
     history: list[MetricsMessage]
     more: NotRequired[int]
+
+
+class SnapshotPartMessage(TypedDict):
+    """The next epochs of a snapshot too long for one frame, in order. `seq` is the last
+    epoch's in `history`; `more` counts the epochs still to come (0 on the last part)."""
+
+    type: Literal["snapshot_part"]
+    seq: int
+    history: list[MetricsMessage]
+    more: int
 
 
 class StatusMessage(TypedDict):
@@ -129,13 +139,20 @@ class PingMessage(TypedDict):
 
 
 TrainingServerMessage = (
-    SnapshotMessage | MetricsMessage | StatusMessage | CompletedMessage | ErrorMessage | PongMessage
+    SnapshotMessage
+    | SnapshotPartMessage
+    | MetricsMessage
+    | StatusMessage
+    | CompletedMessage
+    | ErrorMessage
+    | PongMessage
 )
 TrainingClientMessage = PingMessage
 
 
 MESSAGE_TYPES = {
     "snapshot": SnapshotMessage,
+    "snapshot_part": SnapshotPartMessage,
     "metrics": MetricsMessage,
     "status": StatusMessage,
     "completed": CompletedMessage,

@@ -24,18 +24,21 @@ def run_get_for_user(*, user, run_id) -> TrainingRun:
 
 
 def run_history(*, run_id, after_seq: int = 0) -> list[dict]:
-    """Every recorded epoch of a run as stream `metrics` messages, in order."""
-    rows = RunMetric.objects.filter(run_id=run_id, seq__gt=after_seq).order_by("seq")
+    """Every recorded epoch of a run as stream `metrics` messages, in order. Read as
+    tuples, not model instances: a 10,000-epoch history is read for every late joiner."""
+    rows = (
+        RunMetric.objects.filter(run_id=run_id, seq__gt=after_seq)
+        .order_by("seq")
+        .values_list("seq", "epoch", "values", "created_at")
+    )
     return [
-        metrics_message(
-            seq=row.seq, epoch=row.epoch, values=row.values, timestamp=row.created_at.isoformat()
-        )
-        for row in rows
+        metrics_message(seq=seq, epoch=epoch, values=values, timestamp=created_at.isoformat())
+        for seq, epoch, values, created_at in rows
     ]
 
 
 def run_snapshot(*, run_id) -> dict | None:
-    run = TrainingRun.objects.filter(pk=run_id).first()
+    run = TrainingRun.objects.filter(pk=run_id).only("status", "progress").first()
     if run is None:
         return None
     history = run_history(run_id=run_id)
@@ -56,28 +59,31 @@ SNAPSHOT_MAX_BYTES = 512 * 1024
 
 def run_snapshot_frames(*, run_id) -> list[dict] | None:
     """The snapshot as the messages that carry it: the snapshot with as many of the
-    first epochs as fit SNAPSHOT_MAX_BYTES, then each later epoch as its own metrics
-    message."""
+    first epochs as fit SNAPSHOT_MAX_BYTES, then the rest in `snapshot_part` messages
+    of the same size, so a long history costs the client a few frames, not one each."""
     snapshot = run_snapshot(run_id=run_id)
     if snapshot is None:
         return None
     history = snapshot["history"]
     if len(json.dumps(history)) <= SNAPSHOT_MAX_BYTES:  # nearly always: one C-speed pass
         return [snapshot]
-    size, cut = 0, len(history)
+    parts, size, start = [], 0, 0
     for index, message in enumerate(history):
-        size += len(json.dumps(message)) + 2  # ", " as in the whole list's encoding
-        if size > SNAPSHOT_MAX_BYTES:
-            cut = index
-            break
-    head = history[:cut]
-    first = {
-        **snapshot,
-        "seq": head[-1]["seq"] if head else 0,
-        "history": head,
-        "more": len(history) - cut,
-    }
-    return [first, *history[cut:]]
+        length = len(json.dumps(message)) + 2  # ", " as in the whole list's encoding
+        if size + length > SNAPSHOT_MAX_BYTES and index > start:
+            parts.append(history[start:index])
+            size, start = 0, index
+        size += length
+    parts.append(history[start:])
+    frames, left = [], len(history)
+    for number, part in enumerate(parts):
+        left -= len(part)
+        frame = {"seq": part[-1]["seq"], "history": part, "more": left}
+        if number == 0:
+            frames.append({**snapshot, **frame})
+        else:
+            frames.append({"type": "snapshot_part", **frame})
+    return frames
 
 
 def model_type_specs() -> list[dict[str, Any]]:

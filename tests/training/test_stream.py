@@ -96,8 +96,17 @@ async def test_a_snapshot_too_long_for_one_frame_comes_in_parts_in_order(team, c
     check_message(snapshot)
     assert snapshot["history"] == whole[:2]
     assert snapshot["seq"] == whole[1]["seq"] and snapshot["more"] == 3
-    rest = [await ws.receive_json_from() for _ in range(3)]
-    assert rest == whole[2:]
+    parts = [await ws.receive_json_from()]
+    while parts[-1]["more"]:
+        parts.append(await ws.receive_json_from())
+    for part in parts:
+        check_message(part)
+        assert part["type"] == "snapshot_part" and 1 <= len(part["history"]) <= 2
+        assert part["seq"] == part["history"][-1]["seq"]
+    assert [m for part in parts for m in part["history"]] == whole[2:]
+    assert [part["more"] for part in parts] == [
+        3 - sum(len(p["history"]) for p in parts[: i + 1]) for i in range(len(parts))
+    ]
     assert await ws.receive_nothing(timeout=0.5), "a finished run sends nothing after it"
     await ws.disconnect()
 
@@ -121,8 +130,13 @@ def test_a_10000_epoch_history_fits_daphnes_frame_limit(monkeypatch):
     monkeypatch.setattr(selectors, "run_snapshot", lambda run_id: {**snapshot, "history": history})
     frames = selectors.run_snapshot_frames(run_id=None)
     assert max(len(json.dumps(frame).encode()) for frame in frames) < 1024 * 1024
-    assert frames[0]["history"] + frames[1:] == history
-    assert frames[0]["more"] == len(frames) - 1 > 0
+    assert 2 < len(frames) <= 6  # a few frames of about 512 KiB, not one per epoch
+    assert [frame["type"] for frame in frames] == ["snapshot"] + ["snapshot_part"] * (len(frames) - 1)
+    assert [m for frame in frames for m in frame["history"]] == history
+    assert [frame["more"] for frame in frames] == [
+        10_000 - sum(len(f["history"]) for f in frames[: i + 1]) for i in range(len(frames))
+    ]
+    assert frames[-1]["more"] == 0 and frames[-1]["seq"] == 10_000
 
 
 async def test_watchers_hear_when_the_worker_dies(team, cancer, settings):

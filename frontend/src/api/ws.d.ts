@@ -3,7 +3,7 @@
  * Every JSON text frame on MediLytica's sockets. Each socket and direction is a union discriminated by `type`; x-streams says which socket sends which. /ws/code/{room_id} speaks binary Yjs and is not described here.
  */
 export type MediLyticaWebSocketMessage = (TrainingServerMessage | TrainingClientMessage | ChatServerMessage | ChatClientMessage | NotificationMessage)
-export type TrainingServerMessage = (SnapshotMessage | MetricsMessage | StatusMessage | CompletedMessage | ErrorMessage | PongMessage)
+export type TrainingServerMessage = (SnapshotMessage | SnapshotPartMessage | MetricsMessage | StatusMessage | CompletedMessage | ErrorMessage | PongMessage)
 export type Accuracy = (number | null)
 export type Epoch = number
 export type Loss = (number | null)
@@ -22,9 +22,13 @@ export type TotalEpochs = (number | null)
 export type Seq1 = number
 export type Status = ("queued" | "running" | "stopping" | "succeeded" | "failed" | "stopped")
 export type Type1 = "snapshot"
+export type History1 = MetricsMessage[]
+export type More1 = number
+export type Seq2 = number
+export type Type2 = "snapshot_part"
 export type Error = string
 export type Status1 = ("queued" | "running" | "stopping" | "succeeded" | "failed" | "stopped")
-export type Type2 = "status"
+export type Type3 = "status"
 export type Accuracy1 = (number | null)
 export type AveragePrecision = (number | null)
 export type AveragePrecisionMicro = (number | null)
@@ -54,12 +58,12 @@ export type Specificity = (number | null)
 export type Model = (string | null)
 export type Status2 = ("queued" | "running" | "stopping" | "succeeded" | "failed" | "stopped")
 export type Task = (("classification" | "regression") | null)
-export type Type3 = "completed"
+export type Type4 = "completed"
 export type Message = string
-export type Type4 = "error"
-export type Type5 = "pong"
+export type Type5 = "error"
+export type Type6 = "pong"
 export type TrainingClientMessage = PingMessage
-export type Type6 = "ping"
+export type Type7 = "ping"
 export type ChatServerMessage = (ChatHistoryEvent | ChatPresenceEvent | ChatMessageEvent | ChatTypingEvent | ChatErrorEvent)
 export type Error1 = string
 export type Framework = string
@@ -71,35 +75,35 @@ export type Task1 = string
 export type Version = number
 export type ObjectId = string
 export type Time = string
-export type Type7 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded")
+export type Type8 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded")
 export type Workspace = string
 export type Id = string
 export type Kind = ("user" | "system")
 export type Room = string
-export type Seq2 = number
+export type Seq3 = number
 export type Text = string
 export type Timestamp1 = string
-export type Type8 = "message"
+export type Type9 = "message"
 export type Id1 = string
 export type Username = string
 export type Messages = ChatMessageEvent[]
-export type Type9 = "history"
-export type Type10 = "presence"
+export type Type10 = "history"
+export type Type11 = "presence"
 export type Users = ChatUser[]
-export type Type11 = "typing"
+export type Type12 = "typing"
 export type Code = ("too_long" | "empty" | "invalid" | "rate_limited" | "bad_request")
 export type Message1 = string
-export type Type12 = "error"
+export type Type13 = "error"
 export type ChatClientMessage = (ChatSendMessage | ChatTypingNotice)
 export type Text1 = string
-export type Type13 = "message"
-export type Type14 = "typing"
+export type Type14 = "message"
+export type Type15 = "typing"
 export type NotificationMessage = WorkspaceEvent
 
 /**
  * The first message: the run so far. `seq` is the last epoch's in `history` (0
  * before any). A history too long for one frame is cut: `more` says how many of the
- * next epochs follow at once as `metrics` messages, before anything live.
+ * next epochs follow at once in `snapshot_part` messages, before anything live.
  */
 export interface SnapshotMessage {
 history: History
@@ -134,14 +138,24 @@ epoch?: Epoch1
 fraction?: Fraction
 total_epochs?: TotalEpochs
 }
+/**
+ * The next epochs of a snapshot too long for one frame, in order. `seq` is the last
+ * epoch's in `history`; `more` counts the epochs still to come (0 on the last part).
+ */
+export interface SnapshotPartMessage {
+history: History1
+more: More1
+seq: Seq2
+type: Type2
+}
 export interface StatusMessage {
 error?: Error
 status: Status1
-type: Type2
+type: Type3
 }
 export interface CompletedMessage {
 results: RunSummary
-type: Type3
+type: Type4
 }
 /**
  * services.results_summary: the headline; the full results are a REST call away.
@@ -192,23 +206,23 @@ support: Support
 }
 export interface ErrorMessage {
 message: Message
-type: Type4
+type: Type5
 }
 /**
  * The answer to a client's ping.
  */
 export interface PongMessage {
-type: Type5
+type: Type6
 }
 /**
  * The one thing a client may send: a keep-alive, answered with a pong.
  */
 export interface PingMessage {
-type: Type6
+type: Type7
 }
 export interface ChatHistoryEvent {
 messages: Messages
-type: Type9
+type: Type10
 }
 /**
  * A saved chat message; `seq` orders a room's messages without gaps.
@@ -218,10 +232,10 @@ data: ChatMessageData
 id: Id
 kind: Kind
 room: Room
-seq: Seq2
+seq: Seq3
 text: Text
 timestamp: Timestamp1
-type: Type8
+type: Type9
 user: (ChatUser | null)
 }
 /**
@@ -234,7 +248,7 @@ export interface WorkspaceEvent {
 data: WorkspaceEventData
 object_id: ObjectId
 time: Time
-type: Type7
+type: Type8
 workspace: Workspace
 }
 /**
@@ -258,28 +272,28 @@ id: Id1
 username: Username
 }
 export interface ChatPresenceEvent {
-type: Type10
+type: Type11
 users: Users
 }
 export interface ChatTypingEvent {
-type: Type11
+type: Type12
 user: ChatUser
 }
 export interface ChatErrorEvent {
 code: Code
 message: Message1
-type: Type12
+type: Type13
 }
 /**
  * Client to server: post a message (saved, then broadcast as a ChatMessageEvent).
  */
 export interface ChatSendMessage {
 text: Text1
-type: Type13
+type: Type14
 }
 /**
  * Client to server: the user is typing (relayed to the others as ChatTypingEvent).
  */
 export interface ChatTypingNotice {
-type: Type14
+type: Type15
 }

@@ -71,8 +71,8 @@ export class CurveStore {
   }
 
   /** The whole history, as a snapshot has it: what was there before is dropped. A
-   * snapshot too long for one frame says how many epochs follow (`more`): the curve
-   * counts as drawn in full only once they are in. */
+   * snapshot too long for one frame says how many epochs follow in its parts (`more`):
+   * the curve counts as drawn in full only once they are in. */
   replace(history: MetricsMessage[], more = 0) {
     this.snapshotPoints = history.length + more;
     this.points = [...history].sort((a, b) => a.seq - b.seq);

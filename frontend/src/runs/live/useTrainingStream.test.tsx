@@ -153,21 +153,26 @@ describe("useTrainingStream", () => {
     mark.mockRestore();
   });
 
-  it("marks the curve drawn only when the epochs after a cut snapshot are in", async () => {
+  it("marks the curve drawn only when the parts after a cut snapshot are in", async () => {
     const mark = vi.spyOn(performance, "mark");
     const { curves } = renderStream();
     const chart = fakeChart(curves);
-    serverSends(snapshot([1, 2], 2)); // too long for one frame: 2 more follow
+    serverSends(snapshot([1, 2], 3)); // too long for one frame: 3 more follow in parts
     curves.flush();
     await Promise.resolve();
     expect(chart.latest()).toEqual([1, 2]);
     expect(mark).not.toHaveBeenCalled();
-    serverSends(epoch(3));
-    serverSends(epoch(4));
+    serverSends({ type: "snapshot_part", seq: 4, more: 1, history: [epoch(3), epoch(4)] });
     curves.flush();
     await Promise.resolve();
     expect(chart.latest()).toEqual([1, 2, 3, 4]);
-    expect(mark).toHaveBeenCalledExactlyOnceWith("medilytica:curve-drawn", { detail: { points: 4 } });
+    expect(mark).not.toHaveBeenCalled();
+    serverSends({ type: "snapshot_part", seq: 5, more: 0, history: [epoch(5)] });
+    serverSends(epoch(6)); // live again
+    curves.flush();
+    await Promise.resolve();
+    expect(chart.latest()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(mark).toHaveBeenCalledExactlyOnceWith("medilytica:curve-drawn", { detail: { points: 6 } });
     mark.mockRestore();
   });
 });

@@ -42,6 +42,10 @@ export function useTrainingStream(runId: string): TrainingStream {
             curves.replace(message.history, message.more ?? 0);
             updateRun(client, runId, { status: message.status, progress: progressOf(message.progress) });
             break;
+          case "snapshot_part":
+            // The rest of a snapshot too long for one frame, in order, before anything live.
+            curves.merge(message.history);
+            break;
           case "metrics":
             if (curves.add(message) === "gap") fillGap();
             break;
