@@ -52,12 +52,11 @@ class TrainingStreamConsumer(AuthenticatedJsonConsumer):
         if frames is None:  # deleted since it was looked up
             await self.close(code=4404)
             return
-        snapshot = frames[0]
-        self.last_seq = frames[-1]["seq"]
-        self.status_sent = snapshot["status"]
-        for message in frames:
-            await self.send_json(message)
-        if snapshot["status"] in TERMINAL_STATUSES:
+        self.last_seq = frames.seq
+        self.status_sent = frames.status
+        for text in frames.texts:
+            await self.send(text_data=text)
+        if frames.status in TERMINAL_STATUSES:
             self.finished = True
         else:  # queued runs start later
             self.watch_task = asyncio.ensure_future(self.watch())

@@ -88,27 +88,33 @@ async def test_a_snapshot_too_long_for_one_frame_comes_in_parts_in_order(team, c
     await database_sync_to_async(services.run_execute)(run_id=run.pk)
     whole = (await database_sync_to_async(selectors.run_snapshot)(run_id=run.pk))["history"]
     assert len(whole) == 5
-    two_epochs = sum(len(json.dumps(m)) + 2 for m in whole[:2])
+    two_epochs = len(json.dumps(whole[:2]))
     monkeypatch.setattr(selectors, "SNAPSHOT_MAX_BYTES", two_epochs)
 
     ws = await connect(team.viewer, run.pk)
-    snapshot = await ws.receive_json_from()
-    check_message(snapshot)
-    assert snapshot["history"] == whole[:2]
-    assert snapshot["seq"] == whole[1]["seq"] and snapshot["more"] == 3
-    parts = [await ws.receive_json_from()]
-    while parts[-1]["more"]:
-        parts.append(await ws.receive_json_from())
-    for part in parts:
-        check_message(part)
-        assert part["type"] == "snapshot_part" and 1 <= len(part["history"]) <= 2
-        assert part["seq"] == part["history"][-1]["seq"]
-    assert [m for part in parts for m in part["history"]] == whole[2:]
-    assert [part["more"] for part in parts] == [
-        3 - sum(len(p["history"]) for p in parts[: i + 1]) for i in range(len(parts))
+    frames = [await ws.receive_json_from()]
+    while frames[-1]["more"]:
+        frames.append(await ws.receive_json_from())
+    for frame in frames:
+        check_message(frame)
+        assert len(json.dumps(frame["history"])) <= two_epochs
+        assert frame["seq"] == frame["history"][-1]["seq"]
+    assert frames[0]["type"] == "snapshot" and frames[0]["status"] == "succeeded"
+    assert {frame["type"] for frame in frames[1:]} == {"snapshot_part"}
+    assert [m for frame in frames for m in frame["history"]] == whole
+    assert [frame["more"] for frame in frames] == [
+        5 - sum(len(f["history"]) for f in frames[: i + 1]) for i in range(len(frames))
     ]
     assert await ws.receive_nothing(timeout=0.5), "a finished run sends nothing after it"
     await ws.disconnect()
+
+
+def fake_snapshot(monkeypatch, history: list[dict]) -> None:
+    snapshot = {"type": "snapshot", "status": "succeeded", "progress": {}}
+    seq = history[-1]["seq"] if history else 0
+    monkeypatch.setattr(
+        selectors, "run_snapshot", lambda run_id: {**snapshot, "seq": seq, "history": history}
+    )
 
 
 def test_a_10000_epoch_history_fits_daphnes_frame_limit(monkeypatch):
@@ -119,24 +125,38 @@ def test_a_10000_epoch_history_fits_daphnes_frame_limit(monkeypatch):
             values={
                 "loss": 0.123456789,
                 "accuracy": 0.987654321,
-                "val_loss": 0.2,
+                "val_loss": 0.2 if epoch < 5000 else None,  # shorter at first, as a sample sees
                 "val_accuracy": 0.9,
             },
             timestamp="2026-12-07T01:02:03.456789+00:00",
         )
         for epoch in range(1, 10_001)
     ]
-    snapshot = {"type": "snapshot", "status": "succeeded", "seq": 10_000, "progress": {}}
-    monkeypatch.setattr(selectors, "run_snapshot", lambda run_id: {**snapshot, "history": history})
+    fake_snapshot(monkeypatch, history)
     frames = selectors.run_snapshot_frames(run_id=None)
-    assert max(len(json.dumps(frame).encode()) for frame in frames) < 1024 * 1024
-    assert 2 < len(frames) <= 6  # a few frames of about 512 KiB, not one per epoch
-    assert [frame["type"] for frame in frames] == ["snapshot"] + ["snapshot_part"] * (len(frames) - 1)
-    assert [m for frame in frames for m in frame["history"]] == history
-    assert [frame["more"] for frame in frames] == [
-        10_000 - sum(len(f["history"]) for f in frames[: i + 1]) for i in range(len(frames))
+    assert frames.status == "succeeded" and frames.seq == 10_000
+    assert max(len(text.encode()) for text in frames.texts) < 1024 * 1024
+    messages = [json.loads(text) for text in frames.texts]
+    for message in messages:
+        check_message(message)
+    assert 2 < len(messages) <= 8  # a few frames of about 512 KiB, not one per epoch
+    assert [m["type"] for m in messages] == ["snapshot"] + ["snapshot_part"] * (len(messages) - 1)
+    assert [m for message in messages for m in message["history"]] == history
+    assert messages[-1]["more"] == 0 and messages[-1]["seq"] == 10_000
+
+
+@pytest.mark.parametrize("epochs", [0, 1, 300])
+def test_a_short_history_is_one_snapshot_as_before(monkeypatch, epochs):
+    history = [
+        metrics_message(seq=e, epoch=e, values={"loss": 0.5}, timestamp="2026-12-07T01:02:03Z")
+        for e in range(1, epochs + 1)
     ]
-    assert frames[-1]["more"] == 0 and frames[-1]["seq"] == 10_000
+    fake_snapshot(monkeypatch, history)
+    frames = selectors.run_snapshot_frames(run_id=None)
+    assert len(frames.texts) == 1 and frames.seq == epochs
+    message = json.loads(frames.texts[0])
+    check_message(message)
+    assert "more" not in message and message["history"] == history
 
 
 async def test_watchers_hear_when_the_worker_dies(team, cancer, settings):
