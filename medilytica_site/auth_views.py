@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
@@ -11,7 +13,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -31,6 +32,7 @@ from .serializers import (
     TicketSerializer,
     TokenPairSerializer,
 )
+from .throttling import LoginRateThrottle
 
 CREDENTIALS_REFUSED = error_response("Wrong credentials or token (with a WWW-Authenticate header).")
 
@@ -66,12 +68,27 @@ def _authenticate(request, data) -> object:
     return user
 
 
+def lockout_response(request, response=None, credentials=None) -> HttpResponseBase:
+    """django-axes' AXES_LOCKOUT_CALLABLE: the answer to a login the lockout refused, or
+    to the failure that set the lock. The API's views answer by the contract themselves
+    (401 for the failure, 429 `locked` with Retry-After after it), so theirs stands; the
+    admin's login page gets a plain 429."""
+    if request.path.startswith("/api/") and isinstance(response, HttpResponseBase):
+        return response
+    username = request.POST.get("username", "")
+    retry_after = services.login_lock_seconds_left(request=request, username=username)
+    refused = HttpResponse(
+        str(services.LoginLocked(retry_after)), status=429, content_type="text/plain; charset=utf-8"
+    )
+    refused["Retry-After"] = str(retry_after)
+    return refused
+
+
 class LoginThrottleMixin:
     """Credential endpoints: throttled per address, and a failed login is 401 (with a
     WWW-Authenticate challenge) although the view itself takes no authentication."""
 
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginRateThrottle]
 
     def get_authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
@@ -101,8 +118,7 @@ class TokenObtainView(LoginThrottleMixin, APIView):
     )
     def post(self, request):
         user = _authenticate(request, request.data)
-        refresh = RefreshToken.for_user(user)
-        return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
+        return Response(services.token_obtain(user=user, request=request))
 
 
 class TokenRefreshView(LoginThrottleMixin, APIView):

@@ -21,16 +21,3 @@ class WebSocketTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket for {self.user_id} until {self.expires_at:%H:%M:%S}"
-
-
-class LoginLockout(models.Model):
-    """Consecutive failed logins per username; the row is locked while a login is
-    checked, so concurrent guesses are counted one after another."""
-
-    username = models.CharField(max_length=150, primary_key=True)
-    failures = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.username}: {self.failures} failures"

@@ -1,20 +1,21 @@
-"""Authentication services: login with lockout, WebSocket tickets."""
+"""Authentication services: the login policy, WebSocket tickets."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from datetime import timedelta
 
+from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from collaboration.models import AuditEvent
-from collaboration.services import audit_record
-
-from .models import LoginLockout, WebSocketTicket
+from .models import WebSocketTicket
 
 
 class LoginLocked(Exception):
@@ -23,52 +24,73 @@ class LoginLocked(Exception):
         self.retry_after = retry_after
 
 
-def login_authenticate(*, username: str, password: str, request=None):
-    """Check a username and password, counting failures per username.
+def login_failure_limit(request=None, credentials=None) -> int:
+    """django-axes' failure limit, read on every check so LOGIN_MAX_FAILURES stays the setting."""
+    return settings.LOGIN_MAX_FAILURES
 
-    After LOGIN_MAX_FAILURES consecutive failures the username is locked for
-    LOGIN_LOCKOUT_SECONDS, even for the right password. The lockout row is held
-    with SELECT ... FOR UPDATE (an IMMEDIATE transaction on SQLite), so parallel
-    guesses are checked one at a time and cannot all slip under the limit.
-    Returns the user, or None for wrong credentials; raises LoginLocked.
+
+def login_cool_off(request=None) -> timedelta:
+    """django-axes' cool-off: how long a (username, address) stays locked."""
+    return timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+def login_hold(*, username: str) -> None:
+    """Inside a transaction, make logins to one account wait for each other.
+
+    The lock is checked before the password and a failure counted after it, so
+    parallel guesses would all pass the check (twenty guesses, twenty password
+    checks). SELECT ... FOR UPDATE on the user's row on PostgreSQL; on SQLite the
+    transaction's IMMEDIATE write lock does the same for every login at once.
     """
-    key = username.strip().lower()[:150]
-    now = timezone.now()
-    with transaction.atomic():
-        LoginLockout.objects.get_or_create(username=key)
-        lockout = LoginLockout.objects.select_for_update().get(username=key)
-        if lockout.locked_until and lockout.locked_until > now:
-            audit_record(
-                action="auth.login",
-                object_type="user",
-                request=request,
-                outcome=AuditEvent.Outcome.DENIED,
-                detail={"reason": "locked", "username": key},
-            )
-            raise LoginLocked(int((lockout.locked_until - now).total_seconds()) + 1)
-        user = authenticate(request, username=username, password=password)
-        if user is None:
-            lockout.failures += 1
-            if lockout.failures >= settings.LOGIN_MAX_FAILURES:
-                lockout.locked_until = now + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-                lockout.failures = 0
-            lockout.save()
-        else:
-            lockout.failures = 0
-            lockout.locked_until = None
-            lockout.save()
-    audit_record(
-        action="auth.login",
-        user=user,
-        object_type="user",
-        # A name that matches no user is no id: it goes in `detail`, since object_id holds
-        # ids (64 characters) and a username may have 150 (PostgreSQL refused the row).
-        object_id=user.pk if user else "",
-        request=request,
-        outcome=AuditEvent.Outcome.SUCCESS if user else AuditEvent.Outcome.FAILED,
-        detail=None if user else {"username": key},
+    list(
+        get_user_model()
+        .objects.select_for_update()
+        .filter(username=username)
+        .values_list("pk", flat=True)
     )
+
+
+def login_authenticate(*, username: str, password: str, request):
+    """Check a username and password under the login policy the admin's login page shares.
+
+    django-axes (LockoutBackend) refuses a username for LOGIN_LOCKOUT_SECONDS after
+    LOGIN_MAX_FAILURES failures from one address, even with the right password; a
+    success clears the count. Failures and refusals are audited by the receivers in
+    `signals.py`, whichever route the login took. Returns the user, or None for wrong
+    credentials; raises LoginLocked.
+    """
+    http_request = getattr(request, "_request", request)  # axes marks the request Django sees
+    with transaction.atomic():
+        login_hold(username=username)
+        user = authenticate(http_request, username=username, password=password)
+    if user is None and getattr(http_request, "login_locked", False):
+        raise LoginLocked(login_lock_seconds_left(request=http_request, username=username))
     return user
+
+
+def login_lock_seconds_left(*, request, username: str) -> int:
+    """Seconds until `username` may try again from the request's address (at most)."""
+    last = AccessAttempt.objects.filter(
+        username=username, ip_address=request.axes_ip_address
+    ).aggregate(last=Max("attempt_time"))["last"]
+    if last is None:
+        return 1
+    left = (last + login_cool_off() - timezone.now()).total_seconds()
+    return max(1, math.ceil(left))
+
+
+def token_obtain(*, user, request) -> dict[str, str]:
+    """A JWT pair for a user who has just proved their password.
+
+    Handing out tokens is a login like the session's: the same `user_logged_in`
+    signal clears the failure count, sets last_login and writes the audit record.
+    """
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    http_request = getattr(request, "_request", request)
+    user_logged_in.send(sender=user.__class__, request=http_request, user=user)
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
 def _hash(ticket: str) -> str:

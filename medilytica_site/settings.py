@@ -74,7 +74,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # --- applications -------------------------------------------------------------------
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "medilytica_site.apps.AdminConfig",  # django.contrib.admin with the login policy's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from /static/, no CDN
     "channels",
     "django_q",
+    "axes",
     "collaboration",
     "datasets",
     "mlmodels",
@@ -105,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "medilytica_site.urls"
@@ -327,6 +329,22 @@ for _name, _cast in [
 ALLOW_REGISTRATION = env.bool("ALLOW_REGISTRATION", default=True)
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# One login policy for the API and the admin (django-axes): failures count per username
+# *and* address, so a stranger's guesses lock out the stranger's address, not the owner.
+# Limit and cool-off are read from the two settings above on every check.
+AUTHENTICATION_BACKENDS = [
+    "medilytica_site.backends.LockoutBackend",  # first: refuses a locked login unchecked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "medilytica_site.services.login_failure_limit"
+AXES_COOLOFF_TIME = "medilytica_site.services.login_cool_off"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not extend the lock
+AXES_CLIENT_IP_CALLABLE = "collaboration.services.client_address"  # the audit's address
+AXES_LOCKOUT_CALLABLE = "medilytica_site.auth_views.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successes are in the audit trail already
+AXES_VERBOSE = False
 WS_TICKET_TTL_SECONDS = 60
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -23,6 +23,8 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework import throttling
 
+from collaboration.services import client_address
+
 
 class WindowCounterThrottle(throttling.SimpleRateThrottle):
     @property
@@ -69,6 +71,17 @@ class UserRateThrottle(WindowCounterThrottle, throttling.UserRateThrottle):
 
 class AnonRateThrottle(WindowCounterThrottle, throttling.AnonRateThrottle):
     pass
+
+
+class LoginRateThrottle(WindowCounterThrottle):
+    """Password attempts per address (THROTTLE_LOGIN), for the API's credential views
+    and the admin's login page alike. Keyed by the address the lockout and the audit
+    use (the peer's), not by DRF's `get_ident`, which believes any X-Forwarded-For."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
 
 def _count(cache, current_key: str, previous_key: str, *, ttl: int) -> tuple[int, int]:
