@@ -227,20 +227,21 @@ def test_a_long_run_stops_from_its_page(ui, site, dataset, finished_runs):
 
 
 RESULT_SECTIONS = [
+    "Training curves",
     "Metrics",
     "Confusion matrix",
     "ROC curve",
     "Precision–recall curve",
     "Feature importance",
-    "Training history",
     "Network graph",
 ]
 RESULT_CHARTS = [
+    "Loss",
+    "Accuracy",
     "Confusion matrix",
     "ROC curve",
     "Precision-recall curve",
     "Feature importance",
-    "Training history",
     "Network graph",
 ]
 # A chart is drawn when a canvas or an svg inside it has a real size.
@@ -261,6 +262,8 @@ def test_a_finished_run_shows_every_result_drawn(ui, finished_runs):
         chart.scroll_into_view_if_needed()
         expect(chart).to_be_visible()
         page.wait_for_function(DRAWN, arg=chart.element_handle())
+    # The curves come from the stored history: both say where training ended.
+    expect(page.get_by_text(re.compile(r"^Epoch \d+: train \d"))).to_have_count(2)
     ui.check("results")
     page.emulate_media(color_scheme="dark")  # the theme follows the system: AA there too
     ui.check("results-dark")

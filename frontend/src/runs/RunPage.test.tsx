@@ -7,6 +7,7 @@ import { seriousViolations } from "./axe";
 import { renderScreen, stubFetch } from "@/test/render";
 import { DATASET_ID, dataset, epoch, run, RUN_ID } from "./fixtures";
 import RunPage from "./RunPage";
+import { binaryResults } from "./results/fixtures";
 
 
 const sockets = vi.hoisted(() => [] as LiveSocketOptions<unknown>[]);
@@ -105,12 +106,18 @@ describe("RunPage", () => {
     expect(requests.some((r) => r.method === "POST" && r.url.endsWith(`/api/train/stop/${RUN_ID}/`))).toBe(true);
   });
 
-  it("shows a finished run's results and no Stop button", async () => {
-    serve(run({ status: "succeeded", model: "00000000-0000-4000-8000-0000000000f1", finished_at: "2026-01-01T00:01:00Z" }));
+  it("shows a finished run's results, its curves from them, no stream and no Stop button", async () => {
+    serve(run({ status: "succeeded", model: "00000000-0000-4000-8000-0000000000f1", finished_at: "2026-01-01T00:01:00Z" }), {
+      [`GET /api/train/results/${RUN_ID}/`]: binaryResults,
+    });
     renderScreen(<RunPage />, ROUTE);
     expect(await screen.findByText(`Results of ${RUN_ID}`)).toBeInTheDocument();
     expect(screen.getByRole("status")).toHaveTextContent("succeeded");
     expect(screen.queryByRole("button", { name: "Stop run" })).not.toBeInTheDocument();
+    // The stored history is the curve: train and validation at its last epoch.
+    expect(await screen.findByText("Epoch 3: train 0.3000, validation 0.3500.")).toBeInTheDocument();
+    expect(screen.getByText("Epoch 3: train 0.9000, validation 0.8800.")).toBeInTheDocument();
+    expect(sockets).toEqual([]);
   });
 
   it("follows the stream when the run finishes", async () => {

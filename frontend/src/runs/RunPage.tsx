@@ -1,7 +1,7 @@
 // /runs/{id}: a run live (status, progress, curves over /ws/training/{id}), then its
-// results. The stream starts with the page, beside the run's own request, so the curve
-// so far arrives as early as it can.
-import { lazy, Suspense, useEffect, useId, useSyncExternalStore } from "react";
+// results. A run that has finished with results draws its curves from them (one stored
+// document) and opens no stream; a run watched live keeps its streamed curves to the end.
+import { lazy, Suspense, useEffect, useId, useState, useSyncExternalStore } from "react";
 import { Link, useParams } from "react-router";
 import { Loading, QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
@@ -9,8 +9,10 @@ import { useWorkspace } from "@/workspace/WorkspaceContext";
 import { humanize } from "./format";
 import type { CurveStore } from "./live/curveStore";
 import { LiveCurves } from "./live/LiveCurves";
+import { historyPoints } from "./live/historyPoints";
 import { useTrainingStream, type Connection } from "./live/useTrainingStream";
 import { useDatasetDetail, useRun, useStopRun, type Run } from "./queries";
+import { useRunResults } from "./results/queries";
 import "./runs.css";
 
 const RunResults = lazy(() =>
@@ -28,7 +30,11 @@ const CONNECTION_TEXT: Record<Connection, string> = {
 export default function RunPage() {
   const { id = "" } = useParams();
   const run = useRun(id);
-  const stream = useTrainingStream(id);
+  // Once opened, the stream stays for the page's life: a run that finishes while watched
+  // keeps the curve it streamed.
+  const [streamed, setStreamed] = useState(false);
+  if (run.data && !hasResults(run.data) && !streamed) setStreamed(true);
+  const stream = useTrainingStream(id, streamed);
   useTitle(run.data ? runTitle(run.data) : "Training run");
   if (!run.data) {
     return (
@@ -40,17 +46,41 @@ export default function RunPage() {
       </>
     );
   }
-  return <RunView run={run.data} curves={stream.curves} connection={stream.connection} />;
+  return (
+    <RunView run={run.data} curves={stream.curves} connection={stream.connection} streamed={streamed} />
+  );
+}
+
+/** Whether the run has results: it succeeded, or it was stopped with a model kept. */
+function hasResults(run: Run): boolean {
+  return run.status === "succeeded" || (run.status === "stopped" && run.model !== null);
 }
 
 function runTitle(run: Run): string {
   return run.name || humanize(run.model_type);
 }
 
-function RunView({ run, curves, connection }: { run: Run; curves: CurveStore; connection: Connection }) {
+function RunView({
+  run,
+  curves,
+  connection,
+  streamed,
+}: {
+  run: Run;
+  curves: CurveStore;
+  connection: Connection;
+  streamed: boolean;
+}) {
   const curvesHeading = useId();
   const active = ACTIVE.has(run.status);
-  const hasResults = run.status === "succeeded" || (run.status === "stopped" && run.model !== null);
+  const finished = hasResults(run);
+  const results = useRunResults(run.id, finished && !streamed);
+  const storedHistory = results.data?.training_history;
+
+  // A finished run's curve is its stored history, drawn whole at once.
+  useEffect(() => {
+    if (!streamed && storedHistory) curves.replace(historyPoints(storedHistory));
+  }, [curves, streamed, storedHistory]);
 
   // Before its first epoch, the task says which metric the second chart will show.
   useEffect(() => {
@@ -85,7 +115,7 @@ function RunView({ run, curves, connection }: { run: Run; curves: CurveStore; co
           <p>{run.error || "The run failed without a recorded reason."}</p>
         </div>
       )}
-      {run.status === "stopped" && !hasResults && (
+      {run.status === "stopped" && !finished && (
         <p className="card">This run was stopped before it had any results.</p>
       )}
 
@@ -94,7 +124,7 @@ function RunView({ run, curves, connection }: { run: Run; curves: CurveStore; co
         <LiveCurves curves={curves} />
       </section>
 
-      {hasResults && (
+      {finished && (
         <Suspense fallback={<Loading label="Loading results…" />}>
           <RunResults runId={run.id} />
         </Suspense>

@@ -20,13 +20,16 @@ export function runQueryKey(runId: string) {
   return ["runs", runId] as const;
 }
 
-export function useTrainingStream(runId: string): TrainingStream {
+/** The run's stream, opened while `enabled` (the page turns it on once it knows the run
+ * needs one) and closed with the page. */
+export function useTrainingStream(runId: string, enabled = true): TrainingStream {
   const client = useQueryClient();
   // A fresh curve for each run the page shows.
   const curves = useMemo(() => new CurveStore(), [runId]);
   const [connection, setConnection] = useState<Connection>("connecting");
 
   useEffect(() => {
+    if (!enabled) return;
     let opened = false;
     const fillGap = gapFiller(runId, curves);
     const socket = new LiveSocket<TrainingServerMessage>({
@@ -69,7 +72,7 @@ export function useTrainingStream(runId: string): TrainingStream {
       socket.close();
       curves.dispose();
     };
-  }, [runId, curves, client]);
+  }, [runId, curves, client, enabled]);
 
   return { connection, curves };
 }

@@ -77,7 +77,6 @@ describe("RunResults", { timeout: 20_000 }, () => {
     await Promise.all([
       import("./ConfusionHeatmap"),
       import("./CurveChart"),
-      import("./HistoryChart"),
       import("./ImportanceBars"),
       import("./NetworkGraph"),
     ]);
@@ -110,7 +109,6 @@ describe("RunResults", { timeout: 20_000 }, () => {
       "Calibration",
       "Feature importance",
       "Subgroups",
-      "Training history",
     ]);
     await waitFor(() => expect(screen.queryByText("Loading chart…")).not.toBeInTheDocument());
     const charts = screen.getAllByRole("img").map((chart) => chart.getAttribute("aria-label"));
@@ -120,7 +118,6 @@ describe("RunResults", { timeout: 20_000 }, () => {
       "Precision-recall curve",
       "Calibration curve",
       "Feature importance",
-      "Training history",
     ]);
     expect(screen.getByText(/AUC 0.9712 for malignant/)).toBeInTheDocument();
     const subgroups = screen.getByRole("table", { name: "Subgroup metrics" });
@@ -154,8 +151,6 @@ describe("RunResults", { timeout: 20_000 }, () => {
     expect(screen.queryByRole("heading", { name: "Subgroups" })).not.toBeInTheDocument();
     expect(screen.queryByText(/Positive class/)).not.toBeInTheDocument();
     expect(screen.getByText(/Native importance of the trees/)).toBeInTheDocument();
-    expect(await screen.findByRole("img", { name: "Training history" })).toBeInTheDocument();
-    expect(screen.getByText(/1 stage; at the last: Train loss \(MSE\) 10.20/)).toBeInTheDocument();
   });
 
   it("says the run has not finished when the server answers 409", async () => {

@@ -1,13 +1,13 @@
 // A finished run's results: metrics first, then the classifier's views (confusion,
 // ROC, precision-recall, calibration), what the model relies on, how it fares per
-// subgroup, how it learned, and its graph. Chart code loads on demand, section by section.
+// subgroup, and its graph (how it learned is the run page's curves). Chart code loads on
+// demand, section by section.
 import { ApiError } from "@/api/client";
 import { ErrorState, Loading } from "@/components/states";
 import { ConfusionSection } from "./ConfusionSection";
 import { CalibrationSection, PrSection, RocSection } from "./CurveSections";
 import { FeatureImportanceSection } from "./FeatureImportanceSection";
 import { GraphSection } from "./GraphSection";
-import { HistorySection } from "./HistorySection";
 import { MetricsSection } from "./MetricsSection";
 import { useRunGraph, useRunResults } from "./queries";
 import { SubgroupsSection } from "./SubgroupsSection";
@@ -46,11 +46,6 @@ export function RunResults({ runId }: { runId: string }) {
       )}
       <FeatureImportanceSection importance={data.feature_importance} />
       {data.subgroup_metrics && <SubgroupsSection subgroups={data.subgroup_metrics} />}
-      <HistorySection
-        history={data.training_history}
-        regression={!classification}
-        neuralNetwork={data.model.model_type === "neural_network"}
-      />
       <GraphSection query={graph} />
     </div>
   );

@@ -5,12 +5,13 @@ import { useQuery } from "@tanstack/react-query";
 import { api, isNotFound, unwrap } from "@/api/client";
 import type { ModelGraph, RunResultsPayload } from "./types";
 
-export function useRunResults(runId: string) {
+export function useRunResults(runId: string, enabled = true) {
   return useQuery({
     queryKey: ["runs", runId, "results"],
     queryFn: (): Promise<RunResultsPayload> =>
       unwrap(api.GET("/api/train/results/{run_id}/", { params: { path: { run_id: runId } } })),
     staleTime: Infinity,
+    enabled,
   });
 }
 
