@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login, logout
+from django.db import IntegrityError
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
@@ -104,7 +105,12 @@ class RegisterView(APIView):
             raise exceptions.PermissionDenied("Registration is closed on this server.")
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = collaboration_services.user_register(request=request, **data.validated_data)
+        try:
+            user = collaboration_services.user_register(request=request, **data.validated_data)
+        except IntegrityError:  # a look-alike registered in the meantime
+            raise exceptions.ValidationError(
+                {"username": [services.UsernameTaken.message]}, code="unique"
+            ) from None
         return Response(_me(user), status=status.HTTP_201_CREATED)
 
 

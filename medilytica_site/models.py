@@ -21,3 +21,21 @@ class WebSocketTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket for {self.user_id} until {self.expires_at:%H:%M:%S}"
+
+
+class UsernameKey(models.Model):
+    """The key that makes usernames unique as people read them: the digest of the
+    name's NFKC case-folded form (`services.username_key`). Unique in the database, so
+    `ﬁ` beside `fi`, or `STRASSE` beside `Straße`, is refused whatever path creates or
+    renames the user. One row a user, kept by `services.username_key_sync`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="username_key",
+    )
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"username key of {self.user_id}"

@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from collaboration.serializers import UserWorkspaceSerializer
 
+from . import services
+
 
 class RegisterSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
@@ -15,8 +17,9 @@ class RegisterSerializer(serializers.Serializer):
     def validate_username(self, value: str) -> str:
         User = get_user_model()
         User.username_validator(value)
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("A user with that username already exists.")
+        # The database refuses a look-alike too (UsernameKey); this says so before trying.
+        if services.username_lookalike_exists(username=value):
+            raise serializers.ValidationError(services.UsernameTaken.message, code="unique")
         return value
 
     def validate(self, attrs):

@@ -1,21 +1,22 @@
-"""Authentication services: the login policy, WebSocket tickets."""
+"""Authentication services: the login policy, usernames, WebSocket tickets."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .models import WebSocketTicket
+from .models import UsernameKey, WebSocketTicket
 
 
 class LoginLocked(Exception):
@@ -91,6 +92,55 @@ def token_obtain(*, user, request) -> dict[str, str]:
     user_logged_in.send(sender=user.__class__, request=http_request, user=user)
     refresh = RefreshToken.for_user(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+# --- usernames ----------------------------------------------------------------------
+
+
+class UsernameTaken(IntegrityError):
+    """The database refused a username that looks like another user's."""
+
+    message = "A user with that username, or one that looks the same, already exists."
+
+
+def canonical_username(username: str) -> str:
+    """The form two usernames share when they look alike: NFKC, case-folded, NFKC again
+    (Unicode's NFKC_Casefold closure), so `ﬁ` is `fi`, `１` is `1`, `Straße` is `strasse`."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+def username_key(username: str) -> str:
+    """The stored, uniquely indexed key of a username: a digest of its canonical form,
+    fixed in size (NFKC can make one character eighteen)."""
+    return hashlib.sha256(canonical_username(username).encode()).hexdigest()
+
+
+def username_lookalike_exists(*, username: str, exclude_user=None) -> bool:
+    keys = UsernameKey.objects.filter(key=username_key(username))
+    if exclude_user is not None:
+        keys = keys.exclude(user=exclude_user)
+    return keys.exists()
+
+
+def username_key_sync(*, user, created: bool) -> None:
+    """Store the user's username key; raises UsernameTaken when another user has it.
+
+    Called on every save of a user (signals.py), so registration, createsuperuser, the
+    admin and any command keep it. Outside a transaction (createsuperuser) a new user
+    whose key is refused is deleted again, so no user is ever left without a key.
+    """
+    key = username_key(user.get_username())
+    in_transaction = connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            if created:
+                UsernameKey.objects.create(user=user, key=key)
+            else:
+                UsernameKey.objects.update_or_create(user=user, defaults={"key": key})
+    except IntegrityError as exc:
+        if created and not in_transaction:
+            user.delete()
+        raise UsernameTaken(UsernameTaken.message) from exc
 
 
 def _hash(ticket: str) -> str:
