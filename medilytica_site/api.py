@@ -3,20 +3,55 @@
 from __future__ import annotations
 
 import errno
+import re
 
 import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404
+from django.core.signals import got_request_exception
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class Pagination(PageNumberPagination):
+    """DRF's page numbers, with `page` and `page_size` checked: a value that is not a
+    whole number in range is a 400 naming it, where DRF answers 404 for `page=0` and
+    quietly serves its default page for `page_size=0`, `-3`, `1.5` or `501`. A page
+    past the last is still 404, as in DRF."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request) -> int:
+        return query_int(
+            request, self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
+
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return paginator.num_pages
+        return query_int(request, self.page_query_param, default=1)
+
+
+def query_int(request, name: str, *, default: int, minimum: int = 1, maximum: int | None = None):
+    """The query parameter `name` as an int within [minimum, maximum], `default` when it is
+    absent or empty; anything else is a 400 that names the parameter."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return default
+    bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else "")
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise exceptions.ValidationError({name: [f"Must be a whole number {bounds}."]})
+    value = int(raw) if len(raw) <= 30 else None  # more digits than any count here
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        raise exceptions.ValidationError({name: [f"Must be {bounds}; got {raw[:30]}."]})
+    return value
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 
 
 def exception_handler(exc, context):
@@ -68,3 +103,32 @@ def exception_handler(exc, context):
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
         response.data["code"] = codes if isinstance(codes, str) else "error"
     return response
+
+
+class ServerErrorsAsJSON:
+    """Middleware-shaped; the request handler wraps its whole chain in it
+    (medilytica_site/handler.py), so it is outside every middleware.
+
+    An exception that nothing handled, under /api/, answers 500 `{"detail", "code":
+    "server_error"}` whatever DEBUG says, instead of Django's HTML: the debug page (which
+    shows settings and source to the caller) or its plain 500 page. Django has already
+    logged the traceback to `django.request` and sent `got_request_exception` by then;
+    that signal is how an unhandled exception is told from a view's own 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        got_request_exception.connect(_mark_unhandled, dispatch_uid="medilytica_site.api")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "_unhandled_exception", False) and request.path.startswith("/api/"):
+            response.close()
+            response = JsonResponse(
+                {"detail": "A server error occurred.", "code": "server_error"}, status=500
+            )
+        return response
+
+
+def _mark_unhandled(sender, request=None, **kwargs) -> None:
+    if request is not None:
+        request._unhandled_exception = True

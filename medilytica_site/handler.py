@@ -104,6 +104,9 @@ class OneHopASGIHandler(ASGIHandler):
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
+        from .api import ServerErrorsAsJSON  # imports DRF, which needs the settings loaded
+
+        self._middleware_chain = ServerErrorsAsJSON(self._middleware_chain)
 
     async def get_response_async(self, request):
         loop = asyncio.get_running_loop()

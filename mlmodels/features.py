@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,15 +211,23 @@ _JSON_TYPES: dict[str, frozenset[type]] = {
 }
 
 
+# What each numeric type holds: a float64, an int64. A JSON integer past these (10**400)
+# is out of range, as NaN and infinity are, never an OverflowError (a 500).
+_INT64 = (-(2**63), 2**63 - 1)
+_EXPECTED = {"number": "number (finite, within ±1.8e308)", "integer": "integer (64-bit)"}
+
+
 def _accepts(kind: str, value: Any) -> bool:
     if kind == "number":
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and (not isinstance(value, float) or math.isfinite(value))
-        )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
     if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and _INT64[0] <= value <= _INT64[1]
+        )
     if kind == "boolean":
         return isinstance(value, bool)
     if kind == "string":
@@ -268,8 +277,15 @@ def rows_to_columns(
         allowed = _JSON_TYPES[kind] | ({type(None)} if nullable else set())
         column = None
         if set(map(type, values)) <= allowed:
-            column = _column(kind, values)
-            if kind == "number" and np.isfinite(column).sum() != len(values) - values.count(None):
+            try:
+                column = _column(kind, values)
+            except OverflowError:  # an integer past float64 or int64: named below
+                column = None
+            if (
+                column is not None
+                and kind == "number"
+                and np.isfinite(column).sum() != len(values) - values.count(None)
+            ):
                 column = None  # NaN or infinity given as a value (not as null)
         if column is None:
             bad = [
@@ -278,7 +294,7 @@ def rows_to_columns(
                 if not (value is None and nullable) and not _accepts(kind, value)
             ]
             if bad:
-                expected = kind + (" or null" if nullable else "")
+                expected = _EXPECTED.get(kind, kind) + (" or null" if nullable else "")
                 problems.wrong_type[name] = {"expected": expected, "rows": bad[:20]}
                 continue
             column = _column(kind, values)
@@ -299,6 +315,8 @@ def _transpose(rows: Sequence[Any], names: list[str]) -> dict[str, Sequence[Any]
 
 def _column(kind: str, values: Sequence[Any]) -> Any:
     has_null = None in values
+    if kind == "integer" and has_null:  # as floats, after the int64 range check
+        np.array([value for value in values if value is not None], dtype=np.int64)
     if kind == "number" or (kind == "integer" and has_null):
         if has_null:
             values = [np.nan if value is None else value for value in values]

@@ -294,7 +294,7 @@ def validate_config(config: TrainConfig, columns: Sequence[str] | None = None) -
         )
     if not _is_int(config.random_seed) or not 0 <= config.random_seed < 2**32:
         raise ConfigError(
-            "random_seed", f"must be an integer in [0, 2**32); got {config.random_seed!r}"
+            "random_seed", f"must be an integer in [0, 2**32); got {_shown(config.random_seed)}"
         )
     if config.group_column is not None:
         if not isinstance(config.group_column, str) or not config.group_column:
@@ -385,7 +385,7 @@ def _check_features(config: TrainConfig, columns: Sequence[str] | None) -> None:
 
 def _check_fraction(name: str, value: Any) -> None:
     if not _is_number(value) or not 0 < value < 1:
-        raise ConfigError(name, f"must be a number strictly between 0 and 1; got {value!r}")
+        raise ConfigError(name, f"must be a number strictly between 0 and 1; got {_shown(value)}")
 
 
 def _is_int(value: Any) -> bool:
@@ -394,11 +394,19 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float | np.floating)) and math.isfinite(value)
+    # An int is finite however large (math.isfinite(10**400) raises OverflowError); a
+    # range check compares it exactly.
+    return _is_int(value) or (isinstance(value, float | np.floating) and math.isfinite(value))
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)`, cut short: a JSON number may have hundreds of digits."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    return f"{_shown(value)} ({type(value).__name__})"
 
 
 def _range_text(spec: ParamSpec) -> str:
@@ -434,12 +442,12 @@ def _check_value(name: str, value: Any, spec: ParamSpec, task: str | None) -> No
         if not _is_int(value):
             raise ConfigError(name, f"must be an integer; got {_describe(value)}")
         if not _in_range(value, spec):
-            raise ConfigError(name, f"must be {_range_text(spec)}; got {value}")
+            raise ConfigError(name, f"must be {_range_text(spec)}; got {_shown(value)}")
     elif kind == "float":
         if not _is_number(value):
             raise ConfigError(name, f"must be a finite number; got {_describe(value)}")
         if not _in_range(value, spec):
-            raise ConfigError(name, f"must be {_range_text(spec)}; got {value}")
+            raise ConfigError(name, f"must be {_range_text(spec)}; got {_shown(value)}")
     elif kind == "choice":
         choices = spec.choices_for(task)
         if value not in choices:
@@ -464,7 +472,7 @@ def _check_value(name: str, value: Any, spec: ParamSpec, task: str | None) -> No
         for units in value:
             if not _in_range(units, spec):
                 raise ConfigError(
-                    name, f"each layer must have {_range_text(spec)} units; got {units}"
+                    name, f"each layer must have {_range_text(spec)} units; got {_shown(units)}"
                 )
     else:  # pragma: no cover - a schema typo, not user input
         raise AssertionError(f"unknown parameter kind {kind!r}")
