@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-One stack for every socket: origin checked against ALLOWED_HOSTS, then the
-session cookie or `?ticket=`, then each app's `websocket_urlpatterns`.
+One stack for every socket: origin checked (scheme, host and port: ws_auth.py), then
+the session cookie or `?ticket=`, then each app's `websocket_urlpatterns`.
 """
 
 import os
@@ -28,19 +28,16 @@ _leave_request_bodies_to_django()
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from . import ws_send_buffer  # noqa: E402
-from .ws_auth import MediLyticaAuthStack  # noqa: E402
+from .ws_auth import MediLyticaAuthStack, OriginValidator  # noqa: E402
 from .ws_urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            MediLyticaAuthStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": OriginValidator(MediLyticaAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )
 ws_send_buffer.install(settings.WS_SEND_BUFFER_LIMIT)

@@ -59,7 +59,9 @@ if len(SECRET_KEY.encode()) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be at least 32 bytes long.")
 
 # --- hosts and origins ------------------------------------------------------------
-# ALLOWED_HOSTS is also what the WebSocket origin check trusts, so "*" is refused.
+# A socket opens, and a session write passes CSRF, only from the server's own origin
+# (scheme, host and port; the host one of ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS
+# (medilytica_site/ws_auth.py). "*" is refused: any Host would be the server's own.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 if "*" in ALLOWED_HOSTS:
     raise ImproperlyConfigured(
@@ -69,6 +71,8 @@ HOST = env.str("HOST", default="127.0.0.1")
 PORT = env.int("PORT", default=8000)
 CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
+# Pages on other origins that may write with the session cookie and open sockets, e.g.
+# "http://127.0.0.1:5173" for a dev server that forwards with a Host of its own.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- applications -------------------------------------------------------------------

@@ -260,6 +260,9 @@ def live_stack(
             "DEBUG": "true",
             "SECRET_KEY": "live-stack-secret-key-that-is-long-enough-0123456789",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Clients send one Origin (`origin` below) to daphnes on ports of their own;
+            # a socket from another port opens only from a trusted origin.
+            "CSRF_TRUSTED_ORIGINS": "http://127.0.0.1",
             "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
             "REDIS_URL": f"unix://{redis_socket}",
             "DATA_STORAGE_PATH": str(directory / "storage" / "data"),

@@ -110,7 +110,7 @@ def exercise(stack) -> None:
         ticket = http.post("/api/auth/ws-ticket", headers=auth).json()["ticket"]
 
     with connect(
-        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=20
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin=stack["base"], open_timeout=20
     ) as ws:
         assert json.loads(ws.recv(timeout=20)) == {"type": "hello", "user": "nina"}
         ws.send(json.dumps({"n": 42}))
@@ -118,7 +118,7 @@ def exercise(stack) -> None:
 
     # A second socket with the same ticket is closed with 4401 over the real wire.
     with connect(
-        f"{stack['ws']}/ws/echo?ticket={ticket}", origin="http://127.0.0.1", open_timeout=20
+        f"{stack['ws']}/ws/echo?ticket={ticket}", origin=stack["base"], open_timeout=20
     ) as ws:
         with pytest.raises(Exception) as closed:
             ws.recv(timeout=20)
