@@ -22,8 +22,12 @@ itself adds):
       `history_arrays`); the time from navigation start to the page's
       performance mark "medilytica:curve-drawn", median of `--repeats` loads (the first
       with a cold cache, the others with the app's hashed assets cached, as on a revisit).
+      A finished run draws its curve from its results' stored history.
       Baseline: fetching that history as JSON alone (GET /api/viz/metrics/{id}/ and
       parsing it) in the same page, median of as many fetches.
+  history_stream_ms (no goal): the same history on a run still training, as a late
+      visitor finds it: it comes over /ws/training/{id} as a snapshot and its parts.
+      Same baseline.
   preview_scroll_fps (goal >= 50): a `--preview-rows`-row Parquet dataset uploaded
       through the API; on /datasets/{id} the "Data preview" region is scrolled by
       `--scroll-step` pixels every animation frame for `--scroll-seconds`, counting
@@ -332,14 +336,18 @@ for epoch in range(1, n + 1):
     }})
 results = dict(template.results or {{}})
 results["training_history"] = history_arrays(rows, "classification")
+if {running}:  # still training, as a late visitor finds it: the curve comes over the socket
+    ending = dict(status="running", progress={{"epoch": n, "total_epochs": 2 * n, "fraction": 0.5}},
+                  worker="bench:0", heartbeat_at=timezone.now() + timedelta(hours=1))
+else:
+    ending = dict(status="succeeded", progress={{"epoch": n, "total_epochs": n, "fraction": 1.0}},
+                  results=results, model=template.model, finished_at=timezone.now())
 run = TrainingRun.objects.create(
     workspace=template.workspace, dataset=template.dataset, created_by=template.created_by,
     name=f"History of {{n}} epochs", model_type=template.model_type, task=template.task,
     target=template.target, hyperparameters={{**template.hyperparameters, "epochs": n}},
-    config=template.config, status="succeeded",
-    progress={{"epoch": n, "total_epochs": n, "fraction": 1.0}},
-    latest_metrics={{k: v for k, v in rows[-1].items() if k != "epoch"}}, last_seq=n,
-    results=results, model=template.model, started_at=start, finished_at=timezone.now(),
+    config=template.config, latest_metrics={{k: v for k, v in rows[-1].items() if k != "epoch"}},
+    last_seq=n, started_at=start, **ending,
 )
 RunMetric.objects.bulk_create(
     [
@@ -355,10 +363,19 @@ print(json.dumps({{"id": str(run.pk)}}))
 
 
 def history_render(
-    browser, base: str, stack, template_run: str, epochs: int, repeats: int, timeout_s: float
+    browser,
+    base: str,
+    stack,
+    template_run: str,
+    epochs: int,
+    repeats: int,
+    timeout_s: float,
+    running: bool = False,
 ) -> dict:
-    out = stack.shell(HISTORY_RUN.format(template=template_run, epochs=epochs), timeout=600)
-    run_id = json.loads(out.strip().splitlines()[-1])["id"]
+    """Page loads until the whole curve is drawn, median; `running`: the run is still
+    training, so its history comes over the socket (snapshot and parts), not the results."""
+    script = HISTORY_RUN.format(template=template_run, epochs=epochs, running=running)
+    run_id = json.loads(stack.shell(script, timeout=600).strip().splitlines()[-1])["id"]
     context = signed_in_context(browser, base)
     renders, fetches, failure = [], [], None
     try:
@@ -377,11 +394,12 @@ def history_render(
         fetches = [page.evaluate(FETCH_HISTORY, run_id) for _ in range(repeats)]
     finally:
         context.close()
+    name = "history_stream" if running else "history_render"
     return {
-        "history_render_ms": round(statistics.median(renders), 1) if not failure else None,
-        "history_render_baseline_ms": round(statistics.median(fetches), 1),
+        f"{name}_ms": round(statistics.median(renders), 1) if not failure else None,
+        f"{name}_baseline_ms": round(statistics.median(fetches), 1),
         "history_epochs": epochs,
-        **({"history_render_error": failure} if failure else {}),
+        **({f"{name}_error": failure} if failure else {}),
     }
 
 
@@ -462,6 +480,14 @@ def describe(r: dict) -> list[str]:
         )
         + f"; baseline, the history JSON alone: {r['history_render_baseline_ms']} ms "
         f"(x{r['history_render_ratio']})",
+        "the same history of a run still training (over the socket) drawn "
+        + (
+            f"{r['history_stream_ms']} ms after navigation"
+            if r["history_stream_ms"] is not None
+            else f"NEVER: {r['history_stream_error']}"
+        )
+        + f"; baseline, the history JSON alone: {r['history_stream_baseline_ms']} ms "
+        f"(x{r['history_stream_ratio']})",
         f"preview of {r['preview_rows']:,} rows scrolled at {r['preview_scroll_fps']} frames/s; "
         f"baseline, the same page idle: {r['preview_scroll_baseline_fps']} frames/s "
         f"(x{r['preview_scroll_ratio']})",
@@ -520,6 +546,18 @@ def main() -> None:
                 )
             )
             result.update(
+                history_render(
+                    browser,
+                    base,
+                    stack,
+                    template,
+                    args.history_epochs,
+                    args.repeats,
+                    args.history_timeout,
+                    running=True,
+                )
+            )
+            result.update(
                 preview_scroll(
                     browser, base, api, args.preview_rows, args.scroll_seconds, args.scroll_step
                 )
@@ -533,6 +571,9 @@ def main() -> None:
     result["first_load_ratio"] = ratio(result["first_load_js_kb"], result["first_load_baseline_kb"])
     result["history_render_ratio"] = ratio(
         result["history_render_ms"], result["history_render_baseline_ms"]
+    )
+    result["history_stream_ratio"] = ratio(
+        result["history_stream_ms"], result["history_stream_baseline_ms"]
     )
     result["preview_scroll_ratio"] = ratio(
         result["preview_scroll_fps"], result["preview_scroll_baseline_fps"]
