@@ -23,6 +23,8 @@ FIGURES = {
     "first_load_baseline_kb",
     "history_render_ms",
     "history_render_baseline_ms",
+    "history_stream_ms",
+    "history_stream_baseline_ms",
     "preview_scroll_fps",
     "preview_scroll_baseline_fps",
 }
