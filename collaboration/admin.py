@@ -1,11 +1,40 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from medilytica_site.services import username_lookalike_exists
 
 from .models import AuditEvent, ChatMessage, Membership, Room, User, Workspace
+
+LOOKALIKE = "A user with that username, or one that looks the same, already exists."
+
+
+def refuse_lookalike(username: str | None, user) -> None:
+    """The database refuses a username that reads like another (NFKC, case folded): say
+    so on the admin's form instead of failing the save with a 500."""
+    if username and username_lookalike_exists(username=username, exclude_user=user):
+        raise forms.ValidationError(LOOKALIKE, code="unique")
+
+
+class UserAddForm(AdminUserCreationForm):
+    def clean_username(self):
+        username = super().clean_username()
+        refuse_lookalike(username, None)
+        return username
+
+
+class UserEditForm(UserChangeForm):
+    def clean_username(self):
+        username = self.cleaned_data.get("username")
+        refuse_lookalike(username, self.instance if self.instance.pk else None)
+        return username
 
 
 @admin.register(User)
 class MediLyticaUserAdmin(UserAdmin):
+    add_form = UserAddForm
+    form = UserEditForm
     list_display = ["username", "email", "is_active", "is_staff", "date_joined", "last_login"]
 
 

@@ -104,3 +104,30 @@ def test_the_migration_fills_keys_and_refuses_lookalikes_already_there():
     User.objects.bulk_create([User(username="STRASSE")])  # bulk_create sends no signal
     with pytest.raises(RuntimeError, match="look alike"):
         fill_keys(apps, None)
+
+
+@pytest.mark.parametrize("lookalike", ["\ufb01", "FI"])
+def test_the_admin_says_a_lookalike_is_taken_on_its_forms(client, lookalike):
+    """Adding or renaming a user to a look-alike in the admin is a form error, not a 500."""
+    UserFactory(username="fi")
+    admin = User.objects.create_superuser("curator", "curator@example.org", PASSWORD)
+    client.force_login(admin)
+    added = client.post(
+        "/admin/collaboration/user/add/",
+        {
+            "username": lookalike,
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "usable_password": "true",
+        },
+    )
+    assert added.status_code == 200 and b"already exists" in added.content
+    assert User.objects.count() == 2
+
+    renamed = client.post(
+        f"/admin/collaboration/user/{admin.pk}/change/",
+        {"username": lookalike, "date_joined_0": "2026-12-07", "date_joined_1": "00:00:00"},
+    )
+    assert renamed.status_code == 200 and b"looks the same" in renamed.content
+    admin.refresh_from_db()
+    assert admin.username == "curator"
