@@ -386,6 +386,9 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="30/minute"),
     },
     "EXCEPTION_HANDLER": "medilytica_site.api.exception_handler",
+    # Throttles count the connection's peer address, never a client-written
+    # X-Forwarded-For (behind a proxy, daphne --proxy-headers puts the client there).
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -94,6 +94,24 @@ def test_anonymous_callers_are_counted_by_address_and_users_not_at_all(backend):
     assert _calls(AnonRateThrottle, backend, clock, 10) == [True] * 10  # signed in: not anon
 
 
+def test_a_forwarded_for_header_does_not_make_a_caller_someone_else(backend):
+    """The address is the connection's peer (daphne puts the client there when run with
+    --proxy-headers); a header the caller writes is not believed."""
+    clock = Clock(6000.0)
+    calls = [
+        _throttle(AnonRateThrottle, backend, clock).allow_request(
+            SimpleNamespace(
+                user=SimpleNamespace(is_authenticated=False, pk=None),
+                META={"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": f"192.0.2.{n}"},
+                headers={"x-forwarded-for": f"192.0.2.{n}"},
+            ),
+            None,
+        )
+        for n in range(6)
+    ]
+    assert calls == [True] * 5 + [False]
+
+
 @pytest.mark.django_db
 def test_the_api_answers_429_with_retry_after(client_for, monkeypatch):
     from tests.factories import UserFactory
