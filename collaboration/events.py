@@ -10,6 +10,7 @@ Group names come from ids only (Channels allows `[A-Za-z0-9._-]`, < 100 chars).
 
 from __future__ import annotations
 
+import hashlib
 import types
 import typing
 from datetime import datetime
@@ -67,6 +68,35 @@ def chat_group(room_id) -> str:
 def code_group(room_id) -> str:
     """Channel-layer group of a room's code-editing sockets."""
     return f"code.{room_id}"
+
+
+def access_group(user_id) -> str:
+    """Channel-layer group of every open socket of one user: access changes reach it."""
+    return f"access.user.{user_id}"
+
+
+# Why a user's access changed: a membership of theirs was added, changed or removed
+# (its workspace deleted, too); the account was deactivated; a session of theirs ended.
+AccessReason = Literal["membership", "user", "logout"]
+
+
+class AccessChanged(TypedDict):
+    """Channel-layer message (never a client frame) to `access_group(user)`: re-read
+    your access. `workspace` narrows a membership change to one workspace; `session`
+    names the session that logged out (session_tag), None when none did (a JWT logout)."""
+
+    type: Literal["access.changed"]
+    reason: AccessReason
+    workspace: str | None
+    session: str | None
+
+
+def session_tag(session_key: str | None) -> str | None:
+    """What an access message says of a session: a digest, so that no session key
+    travels through the channel layer."""
+    if not session_key:
+        return None
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
 def workspace_event(

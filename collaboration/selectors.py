@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import import_module
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from . import yjs
 from .events import ChatMessageEvent, ChatUser
@@ -193,3 +196,44 @@ def code_document_text(*, room: Room) -> tuple[str, datetime | None]:
     document = CodeDocument.objects.filter(room_id=room.pk).first()
     updates = code_document_state(document) if document else []
     return yjs.doc_text(yjs.doc_from_updates(updates)), (document.updated_at if document else None)
+
+
+# --- open sockets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    signed_in: bool  # the user exists, is active and (for a session socket) its session holds
+    role: str | None  # in the socket's workspace; None for none or not a member
+
+
+def socket_access(*, user_id, workspace_id=None, session_key: str | None = None) -> SocketAccess:
+    """What an open socket's user may do now. A socket that rode a session cookie
+    (`session_key`) needs that session to still sign in this user, as Django checks it
+    per request (logout, password change); a ticket's socket needs an active user."""
+    users, fields = get_user_model().objects.filter(pk=user_id), ["is_active"]
+    if workspace_id is not None:
+        users, fields = (
+            users.annotate(role=role_of(OuterRef("pk"), workspace_id)),
+            [*fields, "role"],
+        )
+    row = users.values(*fields).first()
+    if row is None or not row["is_active"]:
+        return SocketAccess(False, None)
+    role = row.get("role")
+    if session_key is not None and not _session_signs_in(session_key, user_id):
+        return SocketAccess(False, role)
+    return SocketAccess(True, role)
+
+
+def _session_signs_in(session_key: str, user_id) -> bool:
+    from django.conf import settings
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if session.get(SESSION_KEY) != str(user_id):
+        return False
+    user = get_user_model().objects.get(pk=user_id)
+    stored = session.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return any(constant_time_compare(stored, h) for h in hashes)

@@ -16,9 +16,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import yjs
-from .events import ChatUser, chat_group, notifications_group, workspace_event
+from .events import (
+    AccessChanged,
+    AccessReason,
+    ChatUser,
+    access_group,
+    chat_group,
+    notifications_group,
+    session_tag,
+    workspace_event,
+)
 from .limits import limit
 from .models import (
+    ROLE_RANK,
     AuditEvent,
     ChatMessage,
     CodeDocument,
@@ -218,6 +228,35 @@ def notify_workspace(*, type: str, workspace_id, object_id, data: dict | None = 
             logger.exception("system message for %s in workspace %s not posted", type, workspace_id)
 
 
+def access_changed_notify(
+    *, user_id, reason: AccessReason, workspace_id=None, session_key: str | None = None
+) -> None:
+    """Tell the user's open sockets, once the transaction commits, that their access
+    changed; each re-reads it (or, on a logout, closes if it rode that session).
+    The membership and user signals call this, so admin and ORM changes count too."""
+    message: AccessChanged = {
+        "type": "access.changed",
+        "reason": reason,
+        "workspace": str(workspace_id) if workspace_id is not None else None,
+        "session": session_tag(session_key),
+    }
+    transaction.on_commit(partial(_group_send, access_group(user_id), message), robust=True)
+
+
+def _members_allowed(*, workspace_filter: dict, user_ids: set, needed: str) -> set:
+    """Which of the users are active members with at least the role `needed`, read under
+    a lock of their membership rows: a concurrent removal or demotion waits for the
+    caller's commit, or has committed and is seen (PostgreSQL; SQLite runs writers
+    one at a time anyway)."""
+    rows = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(user_id__in=user_ids, user__is_active=True, **workspace_filter)
+        .order_by("pk")
+        .values_list("user_id", "role")
+    )
+    return {uid for uid, role in rows if ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]}
+
+
 def demo_user_ensure(*, password: str | None = None, password_file=None) -> tuple:
     """The demo account and its personal workspace, created on first use.
 
@@ -310,6 +349,13 @@ class ChatRejected(Exception):
         self.message = message
 
 
+class ChatForbidden(ChatRejected):
+    """The sender is no longer an active member of the room's workspace."""
+
+    def __init__(self):
+        super().__init__("bad_request", "You are no longer a member of this workspace.")
+
+
 def _chat_text_check(text) -> None:
     if not isinstance(text, str):
         raise ChatRejected("bad_request", "A message needs a text string.")
@@ -343,6 +389,11 @@ def chat_message_create(
     now = timezone.now()
     if kind == ChatMessage.Kind.USER:
         _chat_text_check(text)
+        # Access as it is now, not as it was when the socket opened (DESIGN.md section 5).
+        if user is None or not _members_allowed(
+            workspace_filter={"workspace__rooms": room_id}, user_ids={user.pk}, needed=Role.VIEWER
+        ):
+            raise ChatForbidden()
     else:
         text = str(text)[: limit("CHAT_MAX_LENGTH")]
     # Taking the next seq locks the room row until commit: a room's messages are
@@ -425,8 +476,9 @@ def chat_post_system_message(*, workspace_id, text: str, data: dict | None = Non
 def _presence_state(room_id) -> tuple[int, list[ChatUser]]:
     from .selectors import presence_users
 
-    version = Room.objects.filter(pk=room_id).values_list("presence_version", flat=True).get()
-    return version, presence_users(room_id=room_id)
+    # 0 for a room deleted meanwhile (with its workspace): its sockets are closing.
+    version = Room.objects.filter(pk=room_id).values_list("presence_version", flat=True).first()
+    return version or 0, presence_users(room_id=room_id)
 
 
 def _presence_change(room_id) -> None:
@@ -468,6 +520,31 @@ def presence_touch(*, room_id, user, channel_name: str) -> tuple[int, list[ChatU
 # --- code documents ---------------------------------------------------------------------
 
 
+class CodeEditRefused(Exception):
+    """Updates whose authors may no longer edit their room (removed, demoted to viewer,
+    deactivated); nothing of the batch was stored. `user_ids` names those authors."""
+
+    def __init__(self, user_ids: set):
+        super().__init__(f"no longer allowed to edit: {sorted(map(str, user_ids))}")
+        self.user_ids = user_ids
+
+
+def _code_editors_check(updates: list[tuple[Any, Any, bytes]]) -> None:
+    by_room: dict[Any, set] = {}
+    for room_id, user, _ in updates:
+        by_room.setdefault(room_id, set()).add(user.pk if _author(user) else None)
+    refused: set = set()
+    for room_id, user_ids in by_room.items():
+        allowed = _members_allowed(
+            workspace_filter={"workspace__rooms": room_id},
+            user_ids=user_ids - {None},
+            needed=Role.EDITOR,
+        )
+        refused |= user_ids - allowed
+    if refused:
+        raise CodeEditRefused(refused)
+
+
 def code_update_append(*, room_id, user, data: bytes) -> int:
     """Store one Yjs update of the room's document; returns its seq."""
     return code_updates_append(updates=[(room_id, user, data)])[0]
@@ -479,8 +556,11 @@ def code_updates_append(*, updates: list[tuple[Any, Any, bytes]]) -> list[int]:
 
     A room's updates keep their order. Seqs are handed out under the document row's
     lock, so they have no gaps. Every CODE_COMPACT_EVERY updates a room's log is
-    folded into its snapshot.
+    folded into its snapshot. Every author must still be an editor of the room's
+    workspace, checked in this transaction; otherwise nothing is stored and
+    CodeEditRefused is raised.
     """
+    _code_editors_check(updates)
     now = timezone.now()
     by_room: dict[Any, list[int]] = {}
     for index, (room_id, _, _) in enumerate(updates):
