@@ -325,6 +325,10 @@ for _name, _cast in [
     ("CHAT_SOCKET_BURST", env.int),
     ("CODE_SOCKET_RATE", env.float),
     ("CODE_SOCKET_BURST", env.int),
+    ("CODE_DOCUMENT_MAX_BYTES", env.int),
+    ("CODE_FRAME_BYTES", env.int),
+    ("CODE_AWARENESS_STATE_BYTES", env.int),
+    ("WS_MAX_SOCKETS_PER_USER", env.int),
 ]:
     if _name in os.environ:
         globals()[_name] = _cast(_name)
