@@ -143,6 +143,8 @@ def model_register(
     source_run_id: uuid.UUID | str | None = None,
     threshold: float | None = None,
     extra: dict | None = None,
+    request: Any = None,
+    via: str | None = None,
 ) -> ModelArtifact:
     """Store a fitted engine pipeline as the next version of `name` in `workspace`.
 
@@ -156,6 +158,8 @@ def model_register(
     `feature_plan`, `feature_importance` ({features, scores}, weights the graph);
     other keys are kept in `ModelArtifact.extra`. Raises ValidationError for a bad
     name, task or schema. Sends "model.registered" after the transaction commits.
+    Audited for `user`; `via="worker"` marks a registration the training worker makes
+    for the run's creator.
     """
     data, file_format, architecture = model_serialise(pipeline=pipeline, framework=framework)
     extra = dict(extra or {})
@@ -198,6 +202,8 @@ def model_register(
         dataset=dataset,
         dataset_sha256=getattr(dataset, "sha256", "") or "",
         source_run_id=source_run_id,
+        request=request,
+        via=via,
         **fields,
     )
 
@@ -208,7 +214,14 @@ def _estimator_name(pipeline: Any) -> str:
 
 
 def _artifact_create(
-    *, workspace: Workspace, user: Any, name: str, data: bytes, request: Any = None, **fields: Any
+    *,
+    workspace: Workspace,
+    user: Any,
+    name: str,
+    data: bytes,
+    request: Any = None,
+    via: str | None = None,
+    **fields: Any,
 ) -> ModelArtifact:
     name = " ".join(str(name or "").split())
     if not name or len(name) > 200:
@@ -238,6 +251,7 @@ def _artifact_create(
             size_bytes=len(data),
             fields=fields,
             request=request,
+            via=via,
         )
     except BaseException:
         # A failure after the row committed (in an on_commit callback) must not take
@@ -253,7 +267,7 @@ def _artifact_create(
 
 
 def _artifact_insert(
-    *, artifact_id, workspace, user, name, file_key, file_sha256, size_bytes, fields, request
+    *, artifact_id, workspace, user, name, file_key, file_sha256, size_bytes, fields, request, via
 ) -> ModelArtifact:
     name_key = normalise_name(name)
     for attempt in range(_VERSION_ATTEMPTS):
@@ -290,6 +304,7 @@ def _artifact_insert(
                         "version": artifact.version,
                         "source": artifact.source,
                         "sha256": file_sha256,
+                        **({"via": via} if via else {}),
                     },
                 )
                 notify_workspace(
@@ -604,29 +619,46 @@ def model_load(*, artifact: ModelArtifact) -> LoadedModel:
     return model_cache.get((str(artifact.pk), artifact.file_sha256), load)
 
 
-def model_predict(*, artifact: ModelArtifact, rows: Sequence[Any], user: Any) -> dict[str, Any]:
+def model_predict(
+    *, artifact: ModelArtifact, rows: Sequence[Any], user: Any, request: Any = None
+) -> dict[str, Any]:
     """{predictions, probabilities?, classes?} for JSON rows; RowsError names missing or
-    wrongly typed columns."""
+    wrongly typed columns. The rows are patients' data: each prediction is audited (the
+    row count, never the values)."""
     if not isinstance(rows, list | tuple) or not rows:
         raise ValidationError({"rows": "A non-empty list of row objects is required."})
     if len(rows) > MAX_PREDICT_ROWS:
         raise ValidationError({"rows": f"At most {MAX_PREDICT_ROWS} rows per request."})
-    return model_load(artifact=artifact).predict_rows(rows)
+    out = model_load(artifact=artifact).predict_rows(rows)
+    _model_audit("model.predict", artifact, user=user, request=request, rows=len(rows))
+    return out
 
 
 def model_download(*, artifact: ModelArtifact, user: Any, request: Any = None) -> File:
     """The stored file, opened for streaming; the download is audited."""
     handle = _storage().open(artifact.file_key, "rb")
+    _model_audit(
+        "model.download",
+        artifact,
+        user=user,
+        request=request,
+        name=artifact.name,
+        version=artifact.version,
+        sha256=artifact.file_sha256,
+    )
+    return handle
+
+
+def _model_audit(action: str, artifact: ModelArtifact, *, user: Any, request: Any, **detail):
     audit_record(
-        action="model.download",
+        action=action,
         user=user,
         object_type="model",
         object_id=artifact.pk,
         workspace_id=artifact.workspace_id,
         request=request,
-        detail={"name": artifact.name, "version": artifact.version, "sha256": artifact.file_sha256},
+        detail=detail,
     )
-    return handle
 
 
 # --- edits ----------------------------------------------------------------------------
@@ -649,15 +681,7 @@ def model_update(
         for key, value in changed.items():
             setattr(artifact, key, value)
         artifact.save(update_fields=[*changed, "updated_at"])
-        audit_record(
-            action="model.update",
-            user=user,
-            object_type="model",
-            object_id=artifact.pk,
-            workspace_id=artifact.workspace_id,
-            request=request,
-            detail={"fields": sorted(changed)},
-        )
+        _model_audit("model.update", artifact, user=user, request=request, fields=sorted(changed))
     return artifact
 
 
@@ -665,14 +689,13 @@ def model_delete(*, artifact: ModelArtifact, user: Any, request: Any = None) -> 
     """Delete the row (its aliases go with it) and, once that commits, the file."""
     file_key, artifact_id = artifact.file_key, artifact.pk
     with transaction.atomic():
-        audit_record(
-            action="model.delete",
+        _model_audit(
+            "model.delete",
+            artifact,
             user=user,
-            object_type="model",
-            object_id=artifact_id,
-            workspace_id=artifact.workspace_id,
             request=request,
-            detail={"name": artifact.name, "version": artifact.version},
+            name=artifact.name,
+            version=artifact.version,
         )
         artifact._file_scheduled = True  # the post_delete hook need not do it again
         artifact.delete()
@@ -753,17 +776,13 @@ def model_alias_unset(
 
 
 def _alias_audit(verb, artifact, alias, old_version, new_version, user, request) -> None:
-    audit_record(
-        action=f"model.alias.{verb}",
+    _model_audit(
+        f"model.alias.{verb}",
+        artifact,
         user=user,
-        object_type="model",
-        object_id=artifact.pk,
-        workspace_id=artifact.workspace_id,
         request=request,
-        detail={
-            "name": artifact.name,
-            "alias": alias,
-            "old_version": old_version,
-            "new_version": new_version,
-        },
+        name=artifact.name,
+        alias=alias,
+        old_version=old_version,
+        new_version=new_version,
     )

@@ -202,7 +202,10 @@ class ModelPredictView(ModelScopedView):
         data.is_valid(raise_exception=True)
         try:
             out = services.model_predict(
-                artifact=artifact, rows=data.validated_data["rows"], user=request.user
+                artifact=artifact,
+                rows=data.validated_data["rows"],
+                user=request.user,
+                request=request,
             )
         except RowsError as exc:
             return Response(

@@ -222,17 +222,25 @@ def test_predict_answers_classes_and_probabilities(team, client_for, forest):
     assert model_cache.loads == loads
 
 
-def test_predict_reads_the_model_and_the_callers_role_in_one_query(
+def test_predict_reads_the_model_and_the_callers_role_in_one_query_then_audits(
     team, client_for, forest, django_assert_num_queries
 ):
     client = client_for(team.viewer)
     client.post(f"/api/models/{forest.pk}/predict", {"rows": _rows(1)}, format="json")  # loads
-    with django_assert_num_queries(1) as context:
+    with django_assert_num_queries(2) as context:
         response = client.post(
-            f"/api/models/{forest.pk}/predict", {"rows": _rows(1)}, format="json"
+            f"/api/models/{forest.pk}/predict",
+            {"rows": _rows(3)},
+            format="json",
+            REMOTE_ADDR="198.51.100.4",
         )
     assert response.status_code == 200, response.content
     assert "role" in context.captured_queries[0]["sql"]
+    assert "INSERT" in context.captured_queries[1]["sql"]
+    # The rows are patients' data: who predicted, from where, and how many rows.
+    event = AuditEvent.objects.filter(action="model.predict").latest("created_at")
+    assert (event.user, event.remote_addr) == (team.viewer, "198.51.100.4")
+    assert event.object_id == str(forest.pk) and event.detail == {"rows": 3}
 
 
 def test_predict_regression_has_no_probabilities(team, client_for):
