@@ -154,6 +154,7 @@ class DatasetAdmin(admin.ModelAdmin):
             user=request.user,
             name=form.cleaned_data.get("name"),
             description=form.cleaned_data.get("description"),
+            request=request,
         )
 
     def delete_model(self, request, obj: Dataset) -> None:

@@ -315,7 +315,7 @@ def default_name(filename: str) -> str:
 
 
 def dataset_preview(
-    *, dataset: Dataset, offset: int = 0, limit: int = 50, user=None, request=None
+    *, dataset: Dataset, user, offset: int = 0, limit: int = 50, request=None
 ) -> dict[str, Any]:
     """One page of rows from the Parquet copy: {columns, rows, total_rows, offset, limit}.
 
@@ -341,12 +341,16 @@ def dataset_preview(
 def dataset_load_table(
     *,
     dataset: Dataset,
-    user=None,
+    user,
     purpose: str = "training",
     columns: list[str] | None = None,
     request=None,
+    via: str | None = None,
 ) -> pa.Table:
-    """The dataset as an Arrow table (from the Parquet copy), audited as `dataset.load`."""
+    """The dataset as an Arrow table (from the Parquet copy), audited as `dataset.load`.
+
+    `user` is the person the read is for; `via="worker"` marks a read the training
+    worker makes for the run's creator (no request, so no address)."""
     if columns is not None:
         unknown = [c for c in columns if c not in dataset.column_names]
         if unknown:
@@ -360,7 +364,12 @@ def dataset_load_table(
         object_id=dataset.pk,
         workspace_id=dataset.workspace_id,
         request=request,
-        detail={"purpose": purpose, "columns": columns, "rows": table.num_rows},
+        detail={
+            "purpose": purpose,
+            "columns": columns,
+            "rows": table.num_rows,
+            **({"via": via} if via else {}),
+        },
     )
     return table
 
@@ -368,22 +377,23 @@ def dataset_load_table(
 def dataset_load_dataframe(
     *,
     dataset: Dataset,
-    user=None,
+    user,
     purpose: str = "training",
     columns: list[str] | None = None,
     request=None,
+    via: str | None = None,
 ) -> pd.DataFrame:
     """The dataset as a pandas DataFrame, for training and prediction. Audited.
 
     Missing values are NaN / None / NaT; text columns use pandas' string dtype;
     integer columns with missing values become float64."""
     table = dataset_load_table(
-        dataset=dataset, user=user, purpose=purpose, columns=columns, request=request
+        dataset=dataset, user=user, purpose=purpose, columns=columns, request=request, via=via
     )
     return table.to_pandas()
 
 
-def dataset_open_original(*, dataset: Dataset, user=None, request=None) -> File:
+def dataset_open_original(*, dataset: Dataset, user, request=None) -> File:
     """The uploaded bytes as they came (caller closes), audited as `dataset.download`."""
     handle = dataset_storage().open(dataset.original_key, "rb")
     audit_record(
@@ -494,7 +504,12 @@ def _parquet_metadata(dataset: Dataset, source: str | IO[bytes] | None = None) -
 
 
 def dataset_update(
-    *, dataset: Dataset, user, name: str | None = None, description: str | None = None
+    *,
+    dataset: Dataset,
+    user,
+    name: str | None = None,
+    description: str | None = None,
+    request=None,
 ) -> Dataset:
     if name is not None:
         dataset.name = name.strip()[:200] or dataset.name
@@ -507,11 +522,12 @@ def dataset_update(
         object_type="dataset",
         object_id=dataset.pk,
         workspace_id=dataset.workspace_id,
+        request=request,
     )
     return dataset
 
 
-def dataset_reprofile(*, dataset: Dataset, user=None, request=None) -> Dataset:
+def dataset_reprofile(*, dataset: Dataset, user, request=None) -> Dataset:
     """Recompute the stored profile from the Parquet copy (after the profiler changed)."""
     with _parquet_source(dataset) as source:
         table = pq.read_table(source)

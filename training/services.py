@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from collaboration.models import AuditEvent
 from collaboration.services import audit_record, notify_workspace
 
 from .events import metrics_message, training_group
@@ -32,6 +33,10 @@ from .streaming import active_sender
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 5.0  # seconds between a running worker's heartbeats
+# Who audit rows written outside a request are for (DESIGN.md section 7): the worker
+# acts for the run's creator; the watchdog and the queue hand-off for no person.
+WORKER = "worker"
+SYSTEM = "system"
 
 
 class RunConflict(Exception):
@@ -88,10 +93,11 @@ def _status_message(run: TrainingRun) -> dict:
 # --- start and stop -------------------------------------------------------------------
 
 
-def run_config_build(*, dataset, data: dict[str, Any]) -> dict[str, Any]:
+def run_config_build(*, dataset, data: dict[str, Any], user, request=None) -> dict[str, Any]:
     """Validate a start request against the engine and return the engine config as JSON.
 
     Raises RunConfigError naming the field (target, model_type, hyperparameters.x, ...).
+    Deciding the task reads the target column, an audited read by `user`.
     """
     from datasets.selectors import dataset_columns
     from datasets.services import dataset_load_dataframe
@@ -106,7 +112,11 @@ def run_config_build(*, dataset, data: dict[str, Any]) -> dict[str, Any]:
             # Decide the task now, from the target column alone, so the run shows it
             # from the start and a wrong choice of model fails before it is queued.
             target = dataset_load_dataframe(
-                dataset=dataset, purpose="training", columns=[config.target]
+                dataset=dataset,
+                user=user,
+                request=request,
+                purpose="training",
+                columns=[config.target],
             )[config.target]
             config.task = infer_task(target)
             validate_config(config, columns=columns)
@@ -178,6 +188,7 @@ def run_enqueue(*, run_id) -> None:
             _fail(
                 run,
                 f"The run could not be queued: the task queue is unreachable ({_describe(exc)}).",
+                actor=SYSTEM,
             )
         return
     TrainingRun.objects.filter(pk=run_id).update(task_id=str(task_id or "")[:64])
@@ -371,6 +382,7 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
         dataset=run.dataset,
         source_run_id=run.pk,
         threshold=threshold.get("value"),
+        via=WORKER,
         extra={
             "seed": run.random_seed,
             "model_type": run.model_type,
@@ -405,15 +417,20 @@ def _execute(run_id, on_progress: Callable[[dict], None] | None) -> TrainingRun 
         with Heartbeat(run.pk):
             result = _train(run, recorder)
     except Exception as exc:  # noqa: BLE001 - any training failure ends the run "failed"
-        _fail(run, _describe(exc), traceback=tb.format_exc())
+        _fail(run, _describe(exc), traceback=tb.format_exc(), actor=WORKER)
         return run
     if recorder.overran:
-        _fail(run, _overran())
+        _fail(run, _overran(), actor=WORKER)
         return run
     try:
         _complete(run, result)
     except Exception as exc:  # noqa: BLE001 - e.g. storage full: the run fails, with why
-        _fail(run, f"Saving the results failed: {_describe(exc)}", traceback=tb.format_exc())
+        _fail(
+            run,
+            f"Saving the results failed: {_describe(exc)}",
+            traceback=tb.format_exc(),
+            actor=WORKER,
+        )
     return run
 
 
@@ -423,7 +440,9 @@ def _train(run: TrainingRun, recorder: RunRecorder):
 
     if run.dataset is None:
         raise RunConfigError("dataset", "The dataset was deleted before the run started.")
-    frame = dataset_load_dataframe(dataset=run.dataset, user=run.created_by, purpose="training")
+    frame = dataset_load_dataframe(
+        dataset=run.dataset, user=run.created_by, purpose="training", via=WORKER
+    )
     config = TrainConfig.from_dict(run.config)
     result = train(
         frame,
@@ -448,6 +467,7 @@ def _complete(run: TrainingRun, result) -> None:
         finished = run.finish(RunStatus.STOPPED if stopped else RunStatus.SUCCEEDED)
         if not finished:  # the watchdog or a stop got there first; keep their verdict
             return
+        _finish_audit(run, actor=WORKER, model=str(artifact.pk) if artifact else None)
         run_broadcast(run_id=run.pk, message=_status_message(run))
         run_broadcast(run_id=run.pk, message={"type": "completed", "results": results_summary(run)})
         notify_workspace(
@@ -462,11 +482,12 @@ def _complete(run: TrainingRun, result) -> None:
         )
 
 
-def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> bool:
+def _fail(run: TrainingRun, message: str, *, actor: str, traceback: str = "") -> bool:
     """Fail the run and tell its watchers; False when it had already ended."""
     with transaction.atomic():
         if not run.finish(RunStatus.FAILED, error=message, traceback=traceback):
             return False
+        _finish_audit(run, actor=actor, reason=message[:500])
         run_broadcast(run_id=run.pk, message=_status_message(run))
         run_broadcast(run_id=run.pk, message={"type": "error", "message": message})
         notify_workspace(
@@ -478,6 +499,21 @@ def _fail(run: TrainingRun, message: str, *, traceback: str = "") -> bool:
     if traceback:
         logger.error("training: run %s failed: %s\n%s", run.pk, message, traceback)
     return True
+
+
+def _finish_audit(run: TrainingRun, *, actor: str, **detail: Any) -> None:
+    """Audit a run's end. The worker acts for the run's creator (no request, so no
+    address); the watchdog and a failed hand-off to the queue act for no one, and say so."""
+    failed = run.status == RunStatus.FAILED
+    audit_record(
+        action="run.finish",
+        user=run.created_by if actor == WORKER else None,
+        object_type="training_run",
+        object_id=run.pk,
+        workspace_id=run.workspace_id,
+        outcome=AuditEvent.Outcome.FAILED if failed else AuditEvent.Outcome.SUCCESS,
+        detail={"via" if actor == WORKER else "actor": actor, "status": run.status, **detail},
+    )
 
 
 def _overran() -> str:
@@ -546,6 +582,6 @@ def run_watchdog(*, now=None, run_ids=None) -> list[str]:
             reason = _overran()
         else:
             continue
-        if _fail(run, reason):
+        if _fail(run, reason, actor=SYSTEM):
             failed.append(str(run.pk))
     return failed

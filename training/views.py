@@ -100,7 +100,9 @@ class RunStartView(APIView):
         require_role(user=request.user, workspace_id=dataset.workspace_id)
         name = fields.pop("name", "")
         try:
-            config = services.run_config_build(dataset=dataset, data=fields)
+            config = services.run_config_build(
+                dataset=dataset, data=fields, user=request.user, request=request
+            )
         except services.RunConfigError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
         run = services.run_start(

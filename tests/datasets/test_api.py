@@ -182,7 +182,7 @@ def numbered(make_dataset, monkeypatch):
     return make_dataset(frame.to_csv(index=False).encode(), "numbers.csv")
 
 
-def test_preview_reads_only_the_row_groups_it_needs(numbered, monkeypatch):
+def test_preview_reads_only_the_row_groups_it_needs(team, numbered, monkeypatch):
     from datasets.services import dataset_preview
 
     assert pq.ParquetFile(dataset_storage().path(numbered.parquet_key)).num_row_groups == 13
@@ -194,7 +194,7 @@ def test_preview_reads_only_the_row_groups_it_needs(numbered, monkeypatch):
         return real(self, row_groups, *args, **kwargs)
 
     monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy)
-    page = dataset_preview(dataset=numbered, offset=13, limit=10)
+    page = dataset_preview(dataset=numbered, user=team.viewer, offset=13, limit=10)
     assert [row[0] for row in page["rows"]] == list(range(13, 23))
     assert read == [[1, 2]]
 

@@ -41,10 +41,12 @@ def test_load_dataframe_returns_the_data_and_audits_the_use(team, dataset):
 
 
 def test_load_a_subset_of_columns(team, dataset):
-    table = dataset_load_table(dataset=dataset, columns=["age", "outcome"], purpose="predict")
+    table = dataset_load_table(
+        dataset=dataset, user=team.editor, columns=["age", "outcome"], purpose="predict"
+    )
     assert table.column_names == ["age", "outcome"]
     with pytest.raises(ValueError, match="'nope'"):
-        dataset_load_dataframe(dataset=dataset, columns=["nope"])
+        dataset_load_dataframe(dataset=dataset, user=team.editor, columns=["nope"])
     assert AuditEvent.objects.get(action="dataset.load").detail["purpose"] == "predict"
 
 

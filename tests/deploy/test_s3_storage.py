@@ -118,7 +118,7 @@ def test_user_path_reads_and_writes_the_bucket_only(
     assert radius["max"] == pytest.approx(frame["mean radius"].max())
     dataset = Dataset.objects.get(pk=dataset_id)
     before = dataset.profile
-    assert dataset_reprofile(dataset=dataset).profile == before
+    assert dataset_reprofile(dataset=dataset, user=team.owner).profile == before
 
     # Download: the bytes as uploaded.
     download = editor.get(f"/api/data/{dataset_id}/download")
@@ -188,7 +188,9 @@ def test_deleting_a_workspace_removes_its_objects(
     path.write_bytes(csv)
     dataset = dataset_ingest(user=team.owner, workspace=workspace, source=str(path))
     config = run_config_build(
-        dataset=dataset, data={"target": "diagnosis", "model_type": "decision_tree"}
+        dataset=dataset,
+        data={"target": "diagnosis", "model_type": "decision_tree"},
+        user=team.owner,
     )
     run = run_start(user=team.owner, dataset=dataset, config=config, enqueue=False)
     run_execute(run_id=run.pk)
@@ -209,7 +211,7 @@ def test_missing_object_is_a_clear_error_not_a_local_fallback(team, bucket, canc
     dataset = dataset_ingest(user=team.owner, workspace=team.workspace, source=str(path))
     client.delete_object(Bucket=name, Key=f"data/{dataset.parquet_key}")
     with pytest.raises(FileNotFoundError):
-        dataset_load_table(dataset=dataset)
+        dataset_load_table(dataset=dataset, user=team.owner)
     assert local_files(tmp_path / "storage") == []
 
 

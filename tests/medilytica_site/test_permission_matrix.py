@@ -112,6 +112,7 @@ def world(team, tmp_path):
     config = training_services.run_config_build(
         dataset=dataset,
         data={"target": "outcome", "model_type": "decision_tree"},
+        user=team.owner,
     )
     run = training_services.run_start(
         user=team.owner, dataset=dataset, config=config, enqueue=False

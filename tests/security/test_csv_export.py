@@ -117,7 +117,9 @@ def test_an_unknown_format_is_a_404_not_a_guess(team, client_for, hostile_datase
 
 def test_training_history_as_csv(team, client_for, hostile_dataset):
     config = training_services.run_config_build(
-        dataset=hostile_dataset, data={"target": "delta", "model_type": "linear_regression"}
+        dataset=hostile_dataset,
+        data={"target": "delta", "model_type": "linear_regression"},
+        user=team.owner,
     )
     run = training_services.run_start(
         user=team.owner, dataset=hostile_dataset, config=config, enqueue=False
@@ -147,7 +149,9 @@ def test_training_history_as_csv(team, client_for, hostile_dataset):
 
 def test_a_run_without_epochs_exports_just_the_header(team, client_for, hostile_dataset):
     config = training_services.run_config_build(
-        dataset=hostile_dataset, data={"target": "delta", "model_type": "linear_regression"}
+        dataset=hostile_dataset,
+        data={"target": "delta", "model_type": "linear_regression"},
+        user=team.owner,
     )
     run = training_services.run_start(
         user=team.owner, dataset=hostile_dataset, config=config, enqueue=False

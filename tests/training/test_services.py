@@ -20,7 +20,7 @@ NN = {"hidden_layers": [8], "epochs": 30, "batch_size": 32, "patience": 0}
 
 def queued_run(team, dataset, **config):
     fields = {"target": "diagnosis", "model_type": "logistic_regression", **config}
-    built = services.run_config_build(dataset=dataset, data=fields)
+    built = services.run_config_build(dataset=dataset, data=fields, user=team.owner)
     return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)
 
 

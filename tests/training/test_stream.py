@@ -25,7 +25,7 @@ NN = {"hidden_layers": [8], "epochs": 5, "batch_size": 32, "patience": 0, "learn
 def queued_run(team, dataset, **config):
     fields = {"target": "diagnosis", "model_type": "neural_network", "hyperparameters": NN}
     fields.update(config)
-    built = services.run_config_build(dataset=dataset, data=fields)
+    built = services.run_config_build(dataset=dataset, data=fields, user=team.owner)
     return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)
 
 

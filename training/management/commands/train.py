@@ -105,7 +105,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--user: no user named {options['user']!r}.")
         name = spec.pop("name", "") or ""
         try:
-            config = services.run_config_build(dataset=dataset, data=spec)
+            config = services.run_config_build(dataset=dataset, data=spec, user=user)
         except services.RunConfigError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from None
         run = services.run_start(
