@@ -176,6 +176,12 @@ def code_document_updates(*, room_id) -> tuple[list[bytes], int]:
     return code_document_state(document), document.last_seq
 
 
+def code_document_last_seq(*, room_id) -> int:
+    """The seq of the room's last stored code update (0 when none)."""
+    last = CodeDocument.objects.filter(room_id=room_id).values_list("last_seq", flat=True)
+    return next(iter(last), 0)
+
+
 def code_updates_between(
     *, room_id, after_seq: int, before_seq: int
 ) -> list[tuple[int, bytes]] | None:
