@@ -872,10 +872,18 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             await self.edit_refuse()
 
     async def edit_refuse(self) -> None:
+        """A read-only socket's edit is dropped and answered (y-websocket logs the reason
+        and stays connected); the first of a socket's refusals is audited."""
         self.refused_edits += 1
         if self.refused_edits == 1:
             logger.info("code room %s: read-only edit by %s dropped", self.room_id, self.user)
             await self.audit_denied("code.edit")
+        await self.send(
+            bytes_data=yjs.permission_denied(
+                f"edit refused: {self.user.get_username()} may read this room's code but "
+                f"not edit it (role {self.role}); this edit is not saved"
+            )
+        )
 
     async def awareness_received(self, frame: bytes) -> None:
         """Relay this socket's own client's awareness state, checked: a JSON object of
