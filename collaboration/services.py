@@ -82,7 +82,7 @@ def audit_record(
 
 @transaction.atomic
 def workspace_create(
-    *, user, name: str, description: str = "", is_personal: bool = False
+    *, user, name: str, description: str = "", is_personal: bool = False, request=None
 ) -> Workspace:
     workspace = Workspace.objects.create(
         name=name, description=description, is_personal=is_personal, created_by=user
@@ -95,11 +95,12 @@ def workspace_create(
         object_type="workspace",
         object_id=workspace.pk,
         workspace_id=workspace.pk,
+        request=request,
     )
     return workspace
 
 
-def workspace_update(*, workspace: Workspace, user, **fields: Any) -> Workspace:
+def workspace_update(*, workspace: Workspace, user, request=None, **fields: Any) -> Workspace:
     for name in ("name", "description"):
         if name in fields:
             setattr(workspace, name, fields[name])
@@ -110,24 +111,28 @@ def workspace_update(*, workspace: Workspace, user, **fields: Any) -> Workspace:
         object_type="workspace",
         object_id=workspace.pk,
         workspace_id=workspace.pk,
+        request=request,
     )
     return workspace
 
 
 @transaction.atomic
-def workspace_delete(*, workspace: Workspace, user) -> None:
+def workspace_delete(*, workspace: Workspace, user, request=None) -> None:
     audit_record(
         action="workspace.delete",
         user=user,
         object_type="workspace",
         object_id=workspace.pk,
         workspace_id=workspace.pk,
+        request=request,
     )
     workspace.delete()
 
 
 @transaction.atomic
-def membership_set(*, workspace: Workspace, user, username: str, role: str) -> Membership:
+def membership_set(
+    *, workspace: Workspace, user, username: str, role: str, request=None
+) -> Membership:
     """Add a member or change their role. The last owner cannot be demoted."""
     User = get_user_model()
     try:
@@ -154,12 +159,13 @@ def membership_set(*, workspace: Workspace, user, username: str, role: str) -> M
         object_id=member.pk,
         workspace_id=workspace.pk,
         detail={"username": member.username, "old_role": old_role, "role": role},
+        request=request,
     )
     return current
 
 
 @transaction.atomic
-def membership_remove(*, workspace: Workspace, user, member_id) -> None:
+def membership_remove(*, workspace: Workspace, user, member_id, request=None) -> None:
     memberships = list(Membership.objects.select_for_update().filter(workspace=workspace))
     target = next((m for m in memberships if str(m.user_id) == str(member_id)), None)
     if target is None:
@@ -174,6 +180,7 @@ def membership_remove(*, workspace: Workspace, user, member_id) -> None:
         object_type="user",
         object_id=member_id,
         workspace_id=workspace.pk,
+        request=request,
     )
 
 

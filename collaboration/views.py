@@ -65,7 +65,9 @@ class WorkspaceViewSet(
     def create(self, request):
         data = WorkspaceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        workspace = services.workspace_create(user=request.user, **data.validated_data)
+        workspace = services.workspace_create(
+            user=request.user, request=request, **data.validated_data
+        )
         workspace = self.get_queryset().get(pk=workspace.pk)
         return Response(self.get_serializer(workspace).data, status=status.HTTP_201_CREATED)
 
@@ -74,11 +76,13 @@ class WorkspaceViewSet(
         workspace = self.get_object()
         data = WorkspaceUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.workspace_update(workspace=workspace, user=request.user, **data.validated_data)
+        services.workspace_update(
+            workspace=workspace, user=request.user, request=request, **data.validated_data
+        )
         return Response(self.get_serializer(self.get_queryset().get(pk=workspace.pk)).data)
 
     def destroy(self, request, pk=None):
-        services.workspace_delete(workspace=self.get_object(), user=request.user)
+        services.workspace_delete(workspace=self.get_object(), user=request.user, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=MemberInputSerializer, responses={201: MembershipSerializer})
@@ -89,7 +93,7 @@ class WorkspaceViewSet(
         data.is_valid(raise_exception=True)
         try:
             membership = services.membership_set(
-                workspace=workspace, user=request.user, **data.validated_data
+                workspace=workspace, user=request.user, request=request, **data.validated_data
             )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
@@ -112,7 +116,9 @@ class WorkspaceViewSet(
         workspace = self.get_object()
         member_id = parse_uuid(user_id, field="user_id")
         try:
-            services.membership_remove(workspace=workspace, user=request.user, member_id=member_id)
+            services.membership_remove(
+                workspace=workspace, user=request.user, member_id=member_id, request=request
+            )
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

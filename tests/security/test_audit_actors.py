@@ -223,3 +223,31 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
     assert {row.action for row in by_worker} == {"dataset.load", "model.register", "run.finish"}
     system = events.get(detail__actor="system")
     assert (system.action, system.object_id, system.outcome) == ("run.finish", stuck, "failed")
+
+
+def test_workspace_and_membership_changes_record_who_and_from_where(team):
+    owner = _client(team.owner)
+    newcomer = UserFactory(username="newcomer")
+    before = set(AuditEvent.objects.values_list("pk", flat=True))
+
+    workspace = _ok(owner.post("/api/workspaces", {"name": "Audit ward"}, format="json"), 201)
+    ws = workspace.json()["id"]
+    _ok(owner.patch(f"/api/workspaces/{ws}", {"name": "Audit ward 2"}, format="json"))
+    member = {"username": "newcomer", "role": "editor"}
+    _ok(owner.post(f"/api/workspaces/{ws}/members", member, format="json"), 201)
+    demoted = {"username": "newcomer", "role": "viewer"}
+    _ok(owner.post(f"/api/workspaces/{ws}/members", demoted, format="json"), 201)
+    _ok(owner.delete(f"/api/workspaces/{ws}/members/{newcomer.pk}"), 204)
+    _ok(owner.delete(f"/api/workspaces/{ws}"), 204)
+
+    events = AuditEvent.objects.exclude(pk__in=before)
+    actions = sorted(event.action for event in events)
+    assert actions == [
+        "membership.remove",
+        "membership.set",
+        "membership.set",
+        "workspace.create",
+        "workspace.delete",
+        "workspace.update",
+    ]
+    assert {(event.user_id, event.remote_addr) for event in events} == {(team.owner.pk, ADDRESS)}
