@@ -316,6 +316,9 @@ WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=8)
 # Bytes daphne may hold for one WebSocket client that does not read before dropping
 # it (medilytica_site/ws_send_buffer.py); 0 turns the cap off.
 WS_SEND_BUFFER_LIMIT = env.int("WS_SEND_BUFFER_LIMIT", default=16 * 1024 * 1024)
+# Seconds between an open socket's own re-reads of its user's access; the change
+# itself is announced at once (collaboration/signals.py), this bounds a lost notice.
+WS_ACCESS_RECHECK_SECONDS = env.float("WS_ACCESS_RECHECK_SECONDS", default=5.0)
 # Chat and code-editing limits: defaults and meaning in collaboration/limits.py;
 # any of them may be set from the environment.
 for _name, _cast in [
