@@ -43,6 +43,14 @@ KNOWN_BINARY = (
 )
 NUMBER_DOT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 NUMBER_COMMA = re.compile(r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$")
+# Numbers whose text a conversion would lose: zero-padded codes ("01", "007"), a sign
+# written out ("+1"). A column holding one is kept as text, so labels and categories
+# come back as uploaded (issue #16).
+PADDED_NUMBER = r"^([+-]?0[0-9]+([.,][0-9]*)?([eE][+-]?[0-9]+)?|\+[0-9.,]+)$"
+# Only JSON's own spelling is read as a boolean: "TRUE", "True", "1" or "yes" would come
+# back from a model as `true`, not as the text that was uploaded.
+TRUE_VALUES = ["true"]
+FALSE_VALUES = ["false"]
 
 
 class DatasetRejected(Exception):
@@ -177,8 +185,11 @@ def _read_text(path: Path, *, fmt: str, limits: ParseLimits) -> ParsedTable:
     dialect = sniff_text(
         sample, at_eof=size <= SAMPLE_BYTES, prefer_tab=fmt == "tsv", limits=limits
     )
+    as_text = _padded_number_columns(path, dialect, size)
     types = _sample_types(path, dialect) if size > TYPED_READ_MIN_BYTES else None
-    table, dialect = _read_csv_table(path, dialect, size, types)
+    if as_text:
+        types = {**(types or {}), **dict.fromkeys(as_text, pa.string())}
+    table, dialect = _read_csv_table(path, dialect, size, types, as_text)
     return ParsedTable(
         table=table,
         format="tsv" if dialect.delimiter == "\t" else "csv",
@@ -198,18 +209,46 @@ class _NotUtf8(Exception):
 
 
 def _read_csv_table(
-    path: Path, dialect: TextDialect, size: int, types: dict | None
+    path: Path, dialect: TextDialect, size: int, types: dict | None, as_text: list[str]
 ) -> tuple[pa.Table, TextDialect]:
     try:
         table = _arrow_read_csv(path, dialect, size, types)
     except _TypesDidNotFit:
-        return _read_csv_table(path, dialect, size, None)
+        text_only = dict.fromkeys(as_text, pa.string()) or None
+        return _read_csv_table(path, dialect, size, text_only, as_text)
     except _NotUtf8:
-        return _read_csv_table(path, replace(dialect, encoding=_legacy_encoding(path)), size, types)
+        legacy = replace(dialect, encoding=_legacy_encoding(path))
+        return _read_csv_table(path, legacy, size, types, as_text)
     if dialect.encoding == "utf-8" and any(pa.types.is_binary(t) for t in table.schema.types):
         # Inference turns text that is not UTF-8 into binary: a legacy 8-bit file.
-        return _read_csv_table(path, replace(dialect, encoding=_legacy_encoding(path)), size, types)
+        legacy = replace(dialect, encoding=_legacy_encoding(path))
+        return _read_csv_table(path, legacy, size, types, as_text)
     return table, dialect
+
+
+def _padded_number_columns(path: Path, dialect: TextDialect, size: int) -> list[str]:
+    """Columns whose first TYPE_SAMPLE_BYTES (the whole of a small file) hold a number
+    written so that converting it would change its text (PADDED_NUMBER): read as text."""
+    if dialect.encoding not in ("utf-8", "cp1252", "latin-1"):
+        return []
+    with open(path, "rb") as fh:
+        head = fh.read(TYPE_SAMPLE_BYTES)
+    if size > TYPE_SAMPLE_BYTES:
+        head = head[: head.rfind(b"\n") + 1]
+    if not head:
+        return []
+    text_types = dict.fromkeys(dialect.column_names, pa.string())
+    try:
+        sample = pcsv.read_csv(
+            pa.py_buffer(head), **_csv_options(dialect, threads=False, types=text_types)
+        )
+    except (pa.ArrowException, UnicodeDecodeError):
+        return []  # the full read will say what is wrong
+    return [
+        name
+        for name, column in zip(sample.column_names, sample.columns, strict=True)
+        if pc.any(pc.match_substring_regex(column, PADDED_NUMBER)).as_py()
+    ]
 
 
 def _sample_types(path: Path, dialect: TextDialect) -> dict[str, pa.DataType] | None:
@@ -250,6 +289,8 @@ def _csv_options(dialect: TextDialect, *, threads: bool, types=None, on_invalid=
         "convert_options": pcsv.ConvertOptions(
             column_types=types,
             decimal_point=dialect.decimal_point,
+            true_values=TRUE_VALUES,
+            false_values=FALSE_VALUES,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
         ),

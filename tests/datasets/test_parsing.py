@@ -73,6 +73,38 @@ def test_types_are_inferred(tmp_path):
     assert parsed.table.column("f").null_count == 1
 
 
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["01", "02", "10"], ["01", "02", "10"]),  # zero-padded codes
+        (["TRUE", "FALSE", "TRUE"], ["TRUE", "FALSE", "TRUE"]),
+        (["True", "False", "True"], ["True", "False", "True"]),  # how pandas writes bools
+        (["+1", "-1", "+1"], ["+1", "-1", "+1"]),
+        (["1", "2", "007"], ["1", "2", "007"]),
+        (["0.5", "01.5", "2"], ["0.5", "01.5", "2"]),
+    ],
+)
+def test_text_that_a_conversion_would_change_is_kept(tmp_path, cells, expected):
+    content = "label,n\n" + "".join(f"{cell},{i}\n" for i, cell in enumerate(cells))
+    table = parse(tmp_path, content.encode()).table
+    assert table.column("label").type == pa.string()
+    assert table.column("label").to_pylist() == expected
+    assert table.column("n").type == pa.int64()
+
+
+def test_a_padded_code_keeps_its_column_text_in_a_typed_read(tmp_path, monkeypatch):
+    import datasets.parsing as parsing
+
+    # A big file: column types come from a sample, which must not undo the text rule.
+    monkeypatch.setattr(parsing, "TYPED_READ_MIN_BYTES", 0)
+    monkeypatch.setattr(parsing, "TYPE_SAMPLE_BYTES", 64)
+    rows = "".join(f"{i % 9 + 1:02d},{i}\n" for i in range(200))
+    table = parse(tmp_path, ("code,n\n" + rows).encode()).table
+    assert table.column("code").type == pa.string()
+    assert table.column("code").to_pylist()[:3] == ["01", "02", "03"]
+    assert table.column("n").type == pa.int64()
+
+
 def test_crlf_and_padded_header_names(tmp_path):
     parsed = parse(tmp_path, b" age , sex ,\r\n1,F,\r\n2,M,\r\n")
     assert parsed.table.column_names == ["age", "sex", "column_3"]
@@ -230,9 +262,10 @@ def typed_reads(monkeypatch):
 def test_typed_read_uses_the_sample_types(tmp_path, typed_reads):
     parsed = parse(tmp_path, b"n,x,empty\n" + b"1,2.5,\n" * 500)
     assert [f.type for f in parsed.table.schema] == [pa.int64(), pa.float64(), pa.string()]
-    # one read of the sample, one full read with its types (the all-empty column inferred)
-    assert len(typed_reads) == 2
-    assert set(typed_reads[1]) == {"n", "x"}
+    # the sample read as text (zero-padded numbers), then with types, then the full read
+    # with its types (the all-empty column inferred)
+    assert len(typed_reads) == 3
+    assert set(typed_reads[2]) == {"n", "x"}
 
 
 @pytest.mark.parametrize(
