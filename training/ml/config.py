@@ -38,6 +38,12 @@ MAX_CLASSIFICATION_LEVELS = 20
 MIN_ROWS = 20
 MIN_ROWS_PER_CLASS = 3
 MAX_CLASSES = 100
+MIN_CV_FOLDS, MAX_CV_FOLDS = 2, 10
+#: How a binary classifier's decision threshold is chosen on out-of-fold predictions.
+THRESHOLD_RULES: tuple[str, ...] = ("youden", "sensitivity>=X", "specificity>=X", "0.5")
+DEFAULT_THRESHOLD_RULE = "youden"
+#: Labels that name the event of a binary target (matched on the label's text).
+EVENT_LABELS = frozenset({"1", "1.0", "true", "yes", "positive"})
 ACTIVATIONS: tuple[str, ...] = ("relu", "tanh", "gelu", "leaky_relu")
 
 
@@ -218,8 +224,15 @@ class TrainConfig:
     ``task`` None infers it from the target (:func:`infer_task`). ``features`` None
     uses every column but the target. ``validation_size`` is a fraction of all rows,
     carved from the training part; ``test_size`` likewise. ``positive_class`` picks
-    the class that ROC / PR / sensitivity refer to in binary problems; None means the
-    minority class of the training split. ``n_jobs`` is passed to random forests.
+    the class that ROC / PR / sensitivity and the threshold refer to in binary problems;
+    None means the label that names the event (1 / true / yes / positive), and a binary
+    target without one is a :class:`ConfigError`. ``threshold_rule`` (see
+    :func:`parse_threshold_rule`) picks the decision threshold on out-of-fold
+    predictions over the training part. ``cv_folds`` adds a k-fold cross-validation
+    report (mean and std per metric). Excluded columns: ``identifiers`` (column ->
+    reason, the dataset profile's flags), ``exclude`` (the caller's), minus
+    ``include``; ``include_identifiers`` keeps every flagged column (a shorthand).
+    ``n_jobs`` is passed to random forests.
     """
 
     target: str
@@ -232,7 +245,12 @@ class TrainConfig:
     random_seed: int = 42
     group_column: str | None = None
     include_identifiers: bool = False
+    identifiers: dict[str, str] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    include: list[str] = field(default_factory=list)
     positive_class: Any = None
+    threshold_rule: str = DEFAULT_THRESHOLD_RULE
+    cv_folds: int | None = None
     device: str = "auto"
     n_jobs: int | None = None
 
@@ -247,8 +265,11 @@ class TrainConfig:
             if key not in data:
                 raise ConfigError(key, "is required")
         values = dict(data)
-        if values.get("hyperparameters") is None:
-            values["hyperparameters"] = {}
+        for key in ("hyperparameters", "identifiers", "exclude", "include"):
+            if values.get(key) is None:
+                values[key] = {} if key in ("hyperparameters", "identifiers") else []
+        if values.get("threshold_rule") is None:
+            values["threshold_rule"] = DEFAULT_THRESHOLD_RULE
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -305,6 +326,18 @@ def validate_config(config: TrainConfig, columns: Sequence[str] | None = None) -
             raise ConfigError("group_column", f"unknown column {config.group_column!r}")
     if not isinstance(config.include_identifiers, bool):
         raise ConfigError("include_identifiers", "must be true or false")
+    _check_exclusions(config, columns)
+    parse_threshold_rule(config.threshold_rule)
+    if config.cv_folds is not None and (
+        not _is_int(config.cv_folds) or not MIN_CV_FOLDS <= config.cv_folds <= MAX_CV_FOLDS
+    ):
+        raise ConfigError(
+            "cv_folds",
+            f"must be an integer from {MIN_CV_FOLDS} to {MAX_CV_FOLDS} or null; "
+            f"got {_shown(config.cv_folds)}",
+        )
+    if config.task == REGRESSION and config.threshold_rule != DEFAULT_THRESHOLD_RULE:
+        raise ConfigError("threshold_rule", "applies only to classification")
     if config.device not in DEVICES:
         raise ConfigError("device", f"must be one of {list(DEVICES)}; got {config.device!r}")
     if config.n_jobs is not None and (not _is_int(config.n_jobs) or config.n_jobs == 0):
@@ -312,6 +345,52 @@ def validate_config(config: TrainConfig, columns: Sequence[str] | None = None) -
     if config.positive_class is not None and config.task == REGRESSION:
         raise ConfigError("positive_class", "applies only to classification")
     check_hyperparameters(config.model_type, config.task, config.hyperparameters)
+
+
+def parse_threshold_rule(rule: Any) -> tuple[str, float | None]:
+    """``"youden"`` -> ("youden", None); ``"sensitivity>=0.9"`` -> ("sensitivity", 0.9);
+    ``"specificity>=0.95"`` likewise; ``"0.5"`` -> ("fixed", 0.5). Else ConfigError."""
+    if rule == "youden":
+        return "youden", None
+    if rule in ("0.5", 0.5):
+        return "fixed", 0.5
+    if isinstance(rule, str):
+        for kind in ("sensitivity", "specificity"):
+            prefix = f"{kind}>="
+            if rule.replace(" ", "").startswith(prefix):
+                try:
+                    target = float(rule.replace(" ", "")[len(prefix) :])
+                except ValueError:
+                    break
+                if 0 < target < 1:
+                    return kind, target
+                break
+    raise ConfigError(
+        "threshold_rule",
+        "must be 'youden', 'sensitivity>=X' or 'specificity>=X' with X strictly between "
+        f"0 and 1, or '0.5'; got {_shown(rule)}",
+    )
+
+
+def _check_exclusions(config: TrainConfig, columns: Sequence[str] | None) -> None:
+    identifiers = config.identifiers
+    if not isinstance(identifiers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in identifiers.items()
+    ):
+        raise ConfigError("identifiers", "must be an object of column -> reason")
+    for name in ("exclude", "include"):
+        value = getattr(config, name)
+        if not isinstance(value, list | tuple) or not all(isinstance(c, str) for c in value):
+            raise ConfigError(name, "must be a list of column names")
+        if columns is not None:
+            missing = [c for c in value if c not in columns]
+            if missing:
+                raise ConfigError(name, f"unknown column(s): {missing}")
+        if config.target in value:
+            raise ConfigError(name, f"must not list the target {config.target!r}")
+    both = sorted(set(config.exclude) & set(config.include))
+    if both:
+        raise ConfigError("include", f"lists column(s) that exclude also lists: {both}")
 
 
 def check_model_supports(model_type: str, task: str) -> None:

@@ -38,7 +38,7 @@ from .evaluation import (
 )
 from .graph import graph_for
 from .jsonsafe import json_safe, label_value
-from .nn import TorchMLPClassifier, TorchMLPRegressor
+from .nn import NN_PARAMS, TorchMLPClassifier, TorchMLPRegressor
 from .preprocessing import (
     ColumnPlan,
     Split,
@@ -49,19 +49,8 @@ from .preprocessing import (
 )
 from .progress import EpochCallback, Progress, StageCallback, StopCallback
 from .result import STOPPED, SUCCEEDED, TrainResult
-
-_NN_PARAMS = (
-    "hidden_layers",
-    "activation",
-    "dropout",
-    "batch_norm",
-    "learning_rate",
-    "weight_decay",
-    "batch_size",
-    "epochs",
-    "patience",
-    "class_weight",
-)
+from .uncertainty import bootstrap_intervals
+from .validation import THRESHOLD_FOLDS, choose_threshold, fold_report, out_of_fold
 
 
 @dataclass
@@ -72,6 +61,7 @@ class _Prepared:
     classes: np.ndarray | None
     plan: ColumnPlan
     n_without_target: int
+    positive: Any
 
 
 def _class_labels(target: pd.Series) -> np.ndarray:
@@ -142,12 +132,20 @@ def _prepare(df: pd.DataFrame, config: TrainConfig) -> _Prepared:
                 f"each class needs at least {MIN_ROWS_PER_CLASS} so "
                 "train, validation and test all see it",
             )
+    positive = None if classes is None else choose_positive_class(classes, config.positive_class)
     candidates = config.features or [name for name in df.columns if name != config.target]
-    plan = plan_columns(data, candidates, include_identifiers=config.include_identifiers)
+    plan = plan_columns(
+        data,
+        candidates,
+        identifiers=config.identifiers,
+        exclude=config.exclude,
+        include=config.include,
+        include_identifiers=config.include_identifiers,
+    )
     if not plan.features:
         reasons = "; ".join(f"{d['name']}: {d['reason']}" for d in plan.dropped) or "none given"
         raise ConfigError("features", f"no usable feature column is left ({reasons})")
-    return _Prepared(task, data, y, classes, plan, n_without_target)
+    return _Prepared(task, data, y, classes, plan, n_without_target, positive)
 
 
 def _fit(
@@ -158,7 +156,7 @@ def _fit(
             config.model_type, task, params, fit_data, progress=progress, n_jobs=config.n_jobs
         )
     cls = TorchMLPClassifier if task == CLASSIFICATION else TorchMLPRegressor
-    nn_params = {name: params[name] for name in _NN_PARAMS if name in params}
+    nn_params = {name: params[name] for name in NN_PARAMS if name in params}
     estimator = cls(**nn_params, random_state=config.random_seed, device=config.device)
     estimator.fit(
         fit_data.X_train,
@@ -198,11 +196,7 @@ def train(
     split = split_rows(
         y, task=task, test_size=config.test_size, validation_size=config.validation_size, seed=seed
     )
-    positive = (
-        choose_positive_class(y[split.train], classes, config.positive_class)
-        if task == CLASSIFICATION
-        else None
-    )
+    positive = prepared.positive
     timings = {"prepare": time.perf_counter() - started}
 
     mark = time.perf_counter()
@@ -239,7 +233,7 @@ def train(
         ],
         class_labels=None if classes is None else [label_value(c) for c in classes],
         positive_class=label_value(positive),
-        dropped_columns=plan.dropped,
+        excluded_columns=plan.dropped,
         n_train=len(split.train),
         n_val=len(split.val),
         n_test=len(split.test),
@@ -265,11 +259,103 @@ def train(
     if estimator is not None:
         mark = time.perf_counter()
         pipeline = Pipeline([("preprocess", preprocess), ("model", estimator)])
-        _evaluate(result, pipeline, config, prepared, split, X_val, X_test, positive)
+        cross = _cross_validate(config, prepared, split, params, estimator, progress)
+        timings["cross_validate"] = time.perf_counter() - mark
+        if progress.stopped:
+            result.status = STOPPED
+        mark = time.perf_counter()
+        _evaluate(result, pipeline, config, prepared, split, X_test, cross)
         timings["evaluate"] = time.perf_counter() - mark
     result.timings = json_safe(timings)
     result.duration = time.perf_counter() - started
     return result
+
+
+@dataclass
+class _CrossValidation:
+    threshold: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    notes: list[str] | None = None
+
+
+def _cross_validate(
+    config: TrainConfig,
+    prepared: _Prepared,
+    split: Split,
+    params: dict[str, Any],
+    estimator: Any,
+    progress: Progress,
+) -> _CrossValidation:
+    """Out-of-fold predictions over the training part (train + validation rows): the
+    binary operating point by ``threshold_rule``, and the ``cv_folds`` report."""
+    task, classes, positive = prepared.task, prepared.classes, prepared.positive
+    binary = positive is not None
+    fixed = config.threshold_rule == "0.5"
+    if config.cv_folds is None and (not binary or fixed):
+        threshold = _fixed_threshold(config) if binary else None
+        return _CrossValidation(threshold=threshold)
+    part = np.sort(np.concatenate([split.train, split.val]))
+    y_part = prepared.y[part]
+    # A network refits for the epochs the main fit kept, without early stopping.
+    nn_epochs = None
+    if config.model_type == "neural_network":
+        nn_epochs = estimator.best_epoch_ or len(estimator.history_) or None
+    oof = out_of_fold(
+        prepared.data[prepared.plan.features].iloc[part],
+        y_part,
+        plan=prepared.plan,
+        model_type=config.model_type,
+        task=task,
+        params=params,
+        classes=classes,
+        folds=config.cv_folds or THRESHOLD_FOLDS,
+        seed=config.random_seed,
+        nn_epochs=nn_epochs,
+        device=config.device,
+        should_stop=progress.stop_requested,
+    )
+    if oof is None:
+        return _CrossValidation(threshold=_fixed_threshold(config) if binary else None)
+    cross = _CrossValidation(notes=[])
+    value = None
+    if binary:
+        if fixed:
+            cross.threshold = _fixed_threshold(config)
+        else:
+            score = oof["output"][:, int(np.flatnonzero(classes == positive)[0])]
+            chosen = choose_threshold(
+                (y_part[oof["rows"]] == positive).astype(int), score, config.threshold_rule
+            )
+            cross.notes.extend(chosen.pop("notes"))
+            cross.threshold = {
+                **chosen,
+                "rule": config.threshold_rule,
+                "chosen_on": "out_of_fold",
+                "cv_folds": oof["folds"],
+                "n_rows": len(oof["rows"]),
+                "validation_youden_j": chosen["oof_youden_j"],
+            }
+        value = cross.threshold["value"]
+    if config.cv_folds is not None:
+        cross.report = fold_report(
+            y_part, oof, task=task, classes=classes, positive=positive, threshold=value
+        )
+    return cross
+
+
+def _fixed_threshold(config: TrainConfig) -> dict[str, Any]:
+    return {
+        "value": 0.5,
+        "rule": "0.5",
+        "method": "fixed",
+        "chosen_on": "fixed",
+        "cv_folds": None,
+        "n_rows": None,
+        "validation_youden_j": None,
+        "oof_youden_j": None,
+        "oof_sensitivity": None,
+        "oof_specificity": None,
+    }
 
 
 def _evaluate(
@@ -278,12 +364,11 @@ def _evaluate(
     config: TrainConfig,
     prepared: _Prepared,
     split: Split,
-    X_val: np.ndarray,
     X_test: np.ndarray,
-    positive: Any,
+    cross: _CrossValidation,
 ) -> None:
     """Fill the result's metrics and artefacts from the held-out test rows."""
-    task, y, classes = prepared.task, prepared.y, prepared.classes
+    task, y, classes, positive = prepared.task, prepared.y, prepared.classes, prepared.positive
     estimator = pipeline.named_steps["model"]
     y_test = y[split.test]
     seed = config.random_seed
@@ -291,19 +376,28 @@ def _evaluate(
     proba = None
     if task == CLASSIFICATION:
         proba = estimator.predict_proba(X_test)
-        # Only a binary problem tunes a threshold; that is all the validation rows are for.
-        proba_val = estimator.predict_proba(X_val) if len(classes) == 2 else None
         evaluation = evaluate_classification(
-            y_test, proba, classes, positive_class=positive, y_val=y[split.val], proba_val=proba_val
+            y_test, proba, classes, positive_class=positive, threshold=cross.threshold
         )
         y_pred = classes[np.argmax(proba, axis=1)]
         for name in ("confusion_matrix", "roc_curve", "pr_curve", "calibration", "threshold"):
             setattr(result, name, evaluation[name])
+        if positive is not None:
+            pos_index = int(np.flatnonzero(classes == positive)[0])
+            evaluation["metrics"]["confidence_intervals"] = bootstrap_intervals(
+                (y_test == positive).astype(int),
+                proba[:, pos_index],
+                cross.threshold["value"],
+                seed=seed,
+            )
     else:
         y_pred = estimator.predict(X_test)
         evaluation = evaluate_regression(y_test, y_pred, seed=seed)
         result.residuals = evaluation["residuals"]
         result.predictions_sample = evaluation["predictions_sample"]
+    if cross.report is not None:
+        evaluation["metrics"]["cross_validation"] = cross.report
+    result.warnings.extend(cross.notes or [])
     result.metrics = evaluation["metrics"]
 
     layout = feature_layout(pipeline.named_steps["preprocess"])

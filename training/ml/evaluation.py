@@ -34,7 +34,7 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from .config import CLASSIFICATION, ConfigError
+from .config import CLASSIFICATION, EVENT_LABELS, ConfigError
 from .jsonsafe import MAX_POINTS, downsample, downsample_indices, json_safe, label_value
 
 CALIBRATION_BINS = 10
@@ -46,12 +46,19 @@ MAX_SUBGROUPS = 20
 PER_CLASS_MIN_POINTS = 50
 
 
-def choose_positive_class(y_train: np.ndarray, classes: np.ndarray, requested: Any) -> Any:
-    """The positive class of a binary problem, never by sort order alone.
+def event_label(classes: np.ndarray) -> Any:
+    """The one label of a binary target whose text names the event (1, true, yes,
+    positive; case-insensitive), or None."""
+    matches = [label for label in classes if str(label).strip().lower() in EVENT_LABELS]
+    return matches[0] if len(matches) == 1 else None
+
+
+def choose_positive_class(classes: np.ndarray, requested: Any) -> Any:
+    """The positive class of a binary problem: a decision, never sort order or counts.
 
     ``requested`` (matched as is, or by its text: ``"1"`` finds ``1``) wins; otherwise
-    the minority class of the training split, the clinically usual choice (disease,
-    readmission, death). An exact tie goes to the later label. Multi-class: None.
+    the label that names the event (:func:`event_label`); otherwise ConfigError asking
+    for ``positive_class`` and listing the labels. Multi-class: None.
     """
     if len(classes) != 2:
         if requested is not None:
@@ -65,9 +72,14 @@ def choose_positive_class(y_train: np.ndarray, classes: np.ndarray, requested: A
             "positive_class",
             f"{requested!r} is not a class of the target; classes: {json_safe(list(classes))}",
         )
-    counts = pd.Series(y_train).value_counts()
-    first, second = (int(counts.get(label, 0)) for label in classes)
-    return classes[0] if first < second else classes[1]
+    label = event_label(classes)
+    if label is None:
+        raise ConfigError(
+            "positive_class",
+            "name the class that means the event (sensitivity, ROC and the threshold "
+            f"refer to it); the target's labels are {json_safe(list(classes))}",
+        )
+    return label
 
 
 def _binary_scores(
@@ -82,6 +94,7 @@ def _binary_scores(
         "sensitivity": recall[0],
         "specificity": recall[1],
         "precision": precision[0],
+        "npv": precision[1],
         "recall": recall[0],
         "f1": f1[0],
         "mcc": matthews_corrcoef(y_true, y_pred),
@@ -143,15 +156,15 @@ def evaluate_classification(
     classes: np.ndarray,
     *,
     positive_class: Any = None,
-    y_val: np.ndarray | None = None,
-    proba_val: np.ndarray | None = None,
+    threshold: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics and artefacts of a classifier on the test rows.
 
-    ``metrics`` use the default decision rule (most probable class, i.e. probability
-    0.5 for binary problems), as ``pipeline.predict`` does. For binary problems the
-    ``threshold`` artefact holds the cut-off chosen on the validation rows (Youden's J)
-    and the test metrics when that cut-off is applied.
+    ``metrics`` and ``confusion_matrix`` use the most probable class (probability 0.5
+    for binary problems). For binary problems ``threshold`` is the operating point
+    chosen on out-of-fold predictions (:func:`validation.choose_threshold` plus rule,
+    folds...): the ``threshold`` artefact repeats it with the test metrics and the
+    confusion matrix at that cut-off, the one the registered model predicts with.
     Returns the keys metrics, confusion_matrix, roc_curve, pr_curve, calibration, threshold.
     """
     y_true = np.asarray(y_true)
@@ -183,7 +196,7 @@ def evaluate_classification(
         "confusion_matrix": _confusion(y_true, y_pred, classes),
     }
     if len(classes) == 2:
-        _binary_artefacts(out, y_true, y_pred, proba, classes, positive_class, y_val, proba_val)
+        _binary_artefacts(out, y_true, y_pred, proba, classes, positive_class, threshold)
     else:
         _multiclass_artefacts(out, y_true, proba, classes)
     return json_safe(out)
@@ -196,8 +209,7 @@ def _binary_artefacts(
     proba: np.ndarray,
     classes: np.ndarray,
     positive: Any,
-    y_val: np.ndarray | None,
-    proba_val: np.ndarray | None,
+    threshold: dict[str, Any] | None,
 ) -> None:
     pos_index = int(np.flatnonzero(classes == positive)[0])
     negative = classes[1 - pos_index]
@@ -210,24 +222,25 @@ def _binary_artefacts(
     metrics["average_precision"] = average_precision_score(y_binary, score) if both else None
     metrics["brier_score"] = brier_score_loss(y_binary, score)
     label = label_value(positive)
+    metrics["positive_class"] = label
     out["roc_curve"] = {**_roc(y_binary, score), "positive_class": label} if both else None
     out["pr_curve"] = {**_pr(y_binary, score), "positive_class": label} if both else None
     out["calibration"] = {**_calibration(y_binary, score), "positive_class": label}
     out["threshold"] = None
-    if y_val is not None and proba_val is not None and len(y_val):
-        value, j = youden_threshold(
-            (np.asarray(y_val) == positive).astype(int), proba_val[:, pos_index]
-        )
-        tuned = np.where(score >= value, positive, negative)
+    if threshold is not None:
+        tuned = np.where(score >= threshold["value"], positive, negative)
+        at_threshold = _binary_scores(y_true, tuned, positive, negative)
         out["threshold"] = {
-            "value": value,
-            "method": "youden_j",
-            "chosen_on": "validation",
-            "validation_youden_j": j,
+            **threshold,
             "positive_class": label,
-            "metrics": _binary_scores(y_true, tuned, positive, negative),
+            "metrics": at_threshold,
             "confusion_matrix": _confusion(y_true, tuned, classes),
         }
+        # The operating point inside the metrics too: a registered model's card and
+        # list show its metrics, and they must say where predict cuts.
+        metrics["threshold"] = threshold["value"]
+        metrics["threshold_rule"] = threshold["rule"]
+        metrics["at_threshold"] = at_threshold
 
 
 def _multiclass_artefacts(

@@ -137,6 +137,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
+#: The network hyperparameters the estimators take (the engine passes these through).
+NN_PARAMS = (
+    "hidden_layers",
+    "activation",
+    "dropout",
+    "batch_norm",
+    "learning_rate",
+    "weight_decay",
+    "batch_size",
+    "epochs",
+    "patience",
+    "class_weight",
+)
+
+
 class _TorchMLP(BaseEstimator):
     """Shared fit / forward of :class:`TorchMLPClassifier` and :class:`TorchMLPRegressor`.
 

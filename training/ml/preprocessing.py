@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,47 +25,6 @@ MAX_CATEGORIES = 30
 _VALUE_SAMPLE = 1000
 _PATTERN_SHARE = 0.9
 
-_IDENTIFIER_TOKENS = frozenset(
-    {
-        "id",
-        "ids",
-        "mrn",
-        "ssn",
-        "uuid",
-        "guid",
-        "email",
-        "mail",
-        "phone",
-        "telephone",
-        "mobile",
-        "fax",
-        "name",
-        "surname",
-        "firstname",
-        "lastname",
-        "fullname",
-    }
-)
-_IDENTIFIER_NAMES = frozenset(
-    {
-        "patientid",
-        "subjectid",
-        "personid",
-        "recordid",
-        "encounterid",
-        "visitid",
-        "admissionid",
-        "emailaddress",
-        "phonenumber",
-        "socialsecuritynumber",
-        "medicalrecordnumber",
-        "index",
-        "unnamed0",
-    }
-)
-_BIRTH_NAMES = frozenset({"dob", "dateofbirth", "birthdate", "birthday", "birthdt"})
-_EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(\.[\w-]+)+$")
-_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
 _DATE = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
     r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
@@ -83,11 +42,6 @@ class ColumnPlan:
     @property
     def features(self) -> list[str]:
         return self.numeric + self.categorical
-
-
-def _name_tokens(name: str) -> list[str]:
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))  # patientId -> patient Id
-    return [token for token in re.split(r"[^0-9a-zA-Z]+", spaced.lower()) if token]
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -121,38 +75,6 @@ def looks_like_dates(series: pd.Series) -> bool:
     return _is_text(series) and _share(_text_sample(series).str.match(_DATE)) >= _PATTERN_SHARE
 
 
-def identifier_reason(series: pd.Series) -> str | None:
-    """Why a column looks like a direct identifier, or None.
-
-    Names (id, mrn, patient_id, name, email, phone, ssn, ...), e-mail or phone
-    looking values, strings unique to every row, row indexes and exact dates of
-    birth count; a birth *year* does not.
-    """
-    tokens = _name_tokens(series.name)
-    compact = "".join(tokens)
-    if compact in _BIRTH_NAMES or ("birth" in tokens and {"date", "day", "dt"} & set(tokens)):
-        return "exact date of birth" if looks_like_dates(series) else None
-    if compact in _IDENTIFIER_NAMES or _IDENTIFIER_TOKENS & set(tokens):
-        return f"identifier-like name {series.name!r}"
-    if pd.api.types.is_integer_dtype(series) and len(series) > 1 and not series.hasnans:
-        values = series.to_numpy(dtype="int64")
-        if values[0] in (0, 1) and bool(np.all(np.diff(values) == 1)):
-            return "row index (0..n or 1..n sequence)"
-    if not _is_text(series) or looks_like_dates(series):
-        return None
-    text = _text_sample(series)
-    if text.empty:
-        return None
-    if _share(text.str.match(_EMAIL)) >= _PATTERN_SHARE:
-        return "values look like e-mail addresses"
-    if _share(text.str.match(_PHONE) & (text.str.count(r"\d") >= 7)) >= _PATTERN_SHARE:
-        return "values look like phone numbers"
-    # A duplicate among the first rows settles it without hashing the whole column.
-    if len(text) >= 10 and _non_null_head(series).is_unique and series.dropna().is_unique:
-        return "unique value in every row"
-    return None
-
-
 def constant_reason(series: pd.Series) -> str | None:
     """Why a column carries no information (all missing, or a single value), or None."""
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
@@ -179,15 +101,34 @@ def column_kind(series: pd.Series) -> str | None:
     return CATEGORICAL
 
 
+EXCLUDED_BY_REQUEST = "excluded by request (exclude)"
+
+
 def plan_columns(
-    df: pd.DataFrame, candidates: Sequence[str], *, include_identifiers: bool
+    df: pd.DataFrame,
+    candidates: Sequence[str],
+    *,
+    identifiers: Mapping[str, str] | None = None,
+    exclude: Sequence[str] = (),
+    include: Sequence[str] = (),
+    include_identifiers: bool = False,
 ) -> ColumnPlan:
-    """Sort candidate feature columns into numeric / categorical, dropping identifier-like,
-    constant and unusable columns with the reason."""
+    """Sort candidate feature columns into numeric / categorical; every column left out
+    is listed with its reason.
+
+    Left out: the caller's ``exclude``; the dataset profile's likely identifiers
+    (``identifiers``: column -> the profile's reason) unless ``include`` names them or
+    ``include_identifiers``; then, whatever the lists say, columns the model cannot use
+    (constant, all missing, dates). Nothing is left out for its name alone.
+    """
     plan = ColumnPlan()
+    identifiers = identifiers or {}
+    excluded, included = set(exclude), set(include)
     for name in candidates:
         series = df[name]
-        reason = None if include_identifiers else identifier_reason(series)
+        reason = EXCLUDED_BY_REQUEST if name in excluded else None
+        if reason is None and name in identifiers and not (include_identifiers or name in included):
+            reason = f"likely identifier (dataset profile: {identifiers[name]})"
         if reason is None:
             reason = constant_reason(series)
         kind = column_kind(series)

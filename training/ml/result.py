@@ -44,7 +44,8 @@ class TrainResult:
     feature_schema: list[dict[str, str]] = field(default_factory=list)
     class_labels: list[Any] | None = None
     positive_class: Any = None
-    dropped_columns: list[dict[str, str]] = field(default_factory=list)
+    #: Every candidate column left out of the features: {name, reason}.
+    excluded_columns: list[dict[str, str]] = field(default_factory=list)
     n_train: int = 0
     n_val: int = 0
     n_test: int = 0

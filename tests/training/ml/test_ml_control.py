@@ -129,10 +129,12 @@ def frame(target, rows=40):
         (frame(np.arange(40) % 2).assign(x=1.0, g="same"), {}, "features", "constant"),
         (
             frame(np.arange(40) % 2).rename(columns={"x": "patient_id", "g": "email"}),
-            {},
+            {"identifiers": {"patient_id": "unique", "email": "e-mail addresses"}},
             "features",
             "identifier",
         ),
+        (frame(np.arange(40) % 2), {"exclude": ["x", "g"]}, "features", "excluded by request"),
+        (frame(np.array(["a", "b"] * 20)), {}, "positive_class", "'a'"),
     ],
 )
 def test_data_errors_name_the_field(df, config, field, words):

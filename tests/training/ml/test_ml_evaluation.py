@@ -18,33 +18,38 @@ from training.ml.evaluation import (
     history_arrays,
     permutation_importance_grouped,
     subgroup_metrics,
-    youden_threshold,
 )
 from training.ml.jsonsafe import downsample_indices, json_safe
 
 
-def test_positive_class_is_the_minority_unless_chosen():
-    labels = np.array(["alive", "dead"], dtype=object)
-    y = np.array(["alive"] * 8 + ["dead"] * 2, dtype=object)
-    assert choose_positive_class(y, labels, None) == "dead"
-    assert choose_positive_class(np.array(["dead"] * 8 + ["alive"] * 2), labels, None) == "alive"
-    assert choose_positive_class(np.array(["alive", "dead"]), labels, None) == "dead"  # tie
-    assert choose_positive_class(y, labels, "alive") == "alive"
-    assert choose_positive_class(np.array([0, 0, 1]), np.array([0, 1]), "0") == 0
+@pytest.mark.parametrize(
+    ("labels", "event"),
+    [
+        (["no", "yes"], "yes"),
+        (["FALSE", "TRUE"], "TRUE"),
+        ([False, True], True),
+        ([0, 1], 1),
+        (["0", "1"], "1"),
+        (["negative", "Positive"], "Positive"),
+    ],
+)
+def test_positive_class_defaults_to_the_label_that_names_the_event(labels, event):
+    assert choose_positive_class(np.array(labels, dtype=object), None) == event
+
+
+def test_positive_class_is_asked_for_when_the_labels_do_not_say():
+    labels = np.array(["no_recurrence", "recurrence"], dtype=object)
+    with pytest.raises(ConfigError) as caught:
+        choose_positive_class(labels, None)
+    assert caught.value.field == "positive_class"
+    assert "'no_recurrence'" in caught.value.message and "'recurrence'" in caught.value.message
+    assert choose_positive_class(labels, "no_recurrence") == "no_recurrence"
+    assert choose_positive_class(np.array([0, 1]), "0") == 0
     with pytest.raises(ConfigError, match="not a class"):
-        choose_positive_class(y, labels, "unknown")
+        choose_positive_class(labels, "unknown")
     with pytest.raises(ConfigError, match="binary"):
-        choose_positive_class(y, np.array(["a", "b", "c"]), "a")
-    assert choose_positive_class(y, np.array(["a", "b", "c"]), None) is None
-
-
-def test_youden_threshold_maximises_sensitivity_plus_specificity():
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    score = np.array([0.1, 0.2, 0.3, 0.75, 0.4, 0.7, 0.8, 0.9])
-    value, j = youden_threshold(y, score)
-    assert value == pytest.approx(0.4)  # 4/4 sensitivity, 3/4 specificity; 0.8 gives 0.5
-    assert j == pytest.approx(0.75)
-    assert youden_threshold(np.zeros(4, dtype=int), score[:4]) == (0.5, 0.0)
+        choose_positive_class(np.array(["a", "b", "c"]), "a")
+    assert choose_positive_class(np.array(["a", "b", "c"]), None) is None
 
 
 def test_curves_are_bounded_and_json_safe():
@@ -52,9 +57,7 @@ def test_curves_are_bounded_and_json_safe():
     y = rng.integers(0, 2, 5000)
     score = np.clip(y * 0.3 + rng.random(5000) * 0.7, 0, 1)
     proba = np.column_stack([1 - score, score])
-    out = evaluate_classification(
-        y, proba, np.array([0, 1]), positive_class=1, y_val=y[:1000], proba_val=proba[:1000]
-    )
+    out = evaluate_classification(y, proba, np.array([0, 1]), positive_class=1)
     for curve in ("roc_curve", "pr_curve"):
         lengths = {len(v) for v in out[curve].values() if isinstance(v, list)}
         assert len(lengths) == 1 and lengths.pop() <= 200

@@ -10,52 +10,11 @@ from training.ml import categories_as_text, feature_layout
 from training.ml.preprocessing import (
     build_preprocessor,
     constant_reason,
-    identifier_reason,
     plan_columns,
     split_rows,
 )
 
 N = 50
-
-
-@pytest.mark.parametrize(
-    ("name", "values", "reason"),
-    [
-        ("patient_id", np.arange(N) * 7, "identifier-like name"),
-        ("PatientID", np.arange(N) * 7, "identifier-like name"),
-        ("MRN", [f"M{i:05d}" for i in range(N)], "identifier-like name"),
-        ("full_name", ["Ann Lee"] * N, "identifier-like name"),
-        ("contact", [f"user{i % 5}@example.com" for i in range(N)], "e-mail"),
-        ("tel", [f"+44 20 7946 {i % 3:04d}" for i in range(N)], "phone"),
-        ("notes", [f"free text {i}" for i in range(N)], "unique value in every row"),
-        ("Unnamed: 0", np.arange(N), "identifier-like name"),
-        ("row", np.arange(1, N + 1), "row index"),
-        (
-            "dob",
-            pd.date_range("1950-01-01", periods=N, freq="MS").strftime("%d/%m/%Y"),
-            "exact date of birth",
-        ),
-        ("date_of_birth", pd.date_range("1950-01-01", periods=N, freq="MS"), "exact date of birth"),
-    ],
-)
-def test_identifier_columns_are_recognised(name, values, reason):
-    assert reason in identifier_reason(pd.Series(values, name=name))
-
-
-@pytest.mark.parametrize(
-    ("name", "values"),
-    [
-        ("age", np.linspace(20, 80, N)),
-        ("birth_year", np.arange(1950, 1950 + N)),  # a year is not an exact date of birth
-        ("sex", ["F", "M"] * (N // 2)),
-        ("covid", [0, 1] * (N // 2)),  # ends in "id" but is not an identifier
-        ("paid", np.arange(3, 3 + N)),
-        ("glucose_fasting", np.arange(N) * 1.5),  # unique numbers are measurements
-        ("admission_date", pd.date_range("2020-01-01", periods=N).strftime("%Y-%m-%d")),
-    ],
-)
-def test_ordinary_columns_are_not_identifiers(name, values):
-    assert identifier_reason(pd.Series(values, name=name)) is None
 
 
 def test_constant_reason():
@@ -67,19 +26,64 @@ def test_constant_reason():
     assert constant_reason(pd.Series([True, False])) is None
 
 
-def test_plan_columns_reports_every_dropped_column(clinical):
+# What the dataset profile flags for the generated clinical set (datasets/profiling.py).
+PROFILE_FLAGS = {
+    "patient_id": "values are consecutive numbers, one per row",
+    "full_name": "every value is different",
+    "contact": "values look like e-mail addresses",
+}
+
+
+def test_plan_columns_excludes_the_profile_flags_with_their_reason(clinical):
     candidates = [c for c in clinical.columns if c not in ("readmitted", "length_of_stay")]
-    plan = plan_columns(clinical, candidates, include_identifiers=False)
+    plan = plan_columns(clinical, candidates, identifiers=PROFILE_FLAGS)
     dropped = {d["name"]: d["reason"] for d in plan.dropped}
     assert set(dropped) == {"patient_id", "full_name", "contact", "dob", "lab_unit"}
+    assert (
+        dropped["contact"]
+        == "likely identifier (dataset profile: values look like e-mail addresses)"
+    )
     assert dropped["lab_unit"] == "constant"
-    assert dropped["dob"] == "exact date of birth"
+    assert "dates" in dropped["dob"]
     assert plan.numeric == ["age", "bmi"]
     assert plan.categorical == ["sex", "smoker", "ward", "site"]
 
-    kept = plan_columns(clinical, candidates, include_identifiers=True)
+    kept = plan_columns(clinical, candidates, identifiers=PROFILE_FLAGS, include_identifiers=True)
     assert [d["name"] for d in kept.dropped] == ["dob", "lab_unit"]  # dates stay unusable
     assert {"patient_id", "full_name", "contact"} <= set(kept.features)
+
+
+def test_plan_columns_drops_nothing_for_its_name():
+    """ward_id, test_name, visit_no: the old word list dropped them; no flag, no drop."""
+    frame = pd.DataFrame(
+        {
+            "ward_id": np.arange(N) % 5,
+            "test_name": ["hb", "crp", "wbc", "na", "k"] * (N // 5),
+            "visit_no": np.arange(N) % 3 + 1,
+            "un_region_name": ["europe", "asia"] * (N // 2),
+        }
+    )
+    plan = plan_columns(frame, list(frame.columns))
+    assert plan.dropped == []
+    assert plan.features == ["ward_id", "visit_no", "test_name", "un_region_name"]
+
+
+def test_exclude_and_include_lists_are_honoured(clinical):
+    candidates = ["patient_id", "contact", "age", "bmi", "sex", "lab_unit"]
+    plan = plan_columns(
+        clinical,
+        candidates,
+        identifiers=PROFILE_FLAGS,
+        exclude=["bmi"],
+        include=["patient_id", "lab_unit"],
+    )
+    dropped = {d["name"]: d["reason"] for d in plan.dropped}
+    assert dropped == {
+        "contact": "likely identifier (dataset profile: values look like e-mail addresses)",
+        "bmi": "excluded by request (exclude)",
+        "lab_unit": "constant",  # include cannot make a constant column useful
+    }
+    assert plan.features == ["patient_id", "age", "sex"]
 
 
 def test_datetime_and_date_text_columns_are_dropped():
@@ -90,7 +94,7 @@ def test_datetime_and_date_text_columns_are_dropped():
             "age": np.arange(N) % 7,
         }
     )
-    plan = plan_columns(frame, list(frame.columns), include_identifiers=False)
+    plan = plan_columns(frame, list(frame.columns))
     assert plan.features == ["age"]
     assert all("dates" in d["reason"] for d in plan.dropped)
 

@@ -27,6 +27,8 @@ from sklearn.metrics import (
 
 from training.ml import TrainConfig, train
 
+from .test_ml_preprocessing import PROFILE_FLAGS
+
 # Small settings: the whole engine suite has to stay well under 90 s on two cores.
 FAST = {
     "logistic_regression": {"max_iter": 200},
@@ -112,7 +114,7 @@ def check_classification(result, X_test, y_test):
         )
         assert result.roc_curve["auc"] == pytest.approx(metrics["roc_auc"])
         assert result.roc_curve["positive_class"] == positive
-        assert result.threshold["chosen_on"] == "validation"
+        assert result.threshold["chosen_on"] == "out_of_fold"
         assert 0.0 <= result.threshold["value"] <= 1.0
     else:
         assert metrics["roc_auc"] == pytest.approx(
@@ -204,9 +206,10 @@ def test_generated_clinical_data(clinical):
             hyperparameters={"n_estimators": 20},
             features=None,
             group_column="site",
+            identifiers=PROFILE_FLAGS,
         ),
     )
-    dropped = {d["name"] for d in result.dropped_columns}
+    dropped = {d["name"] for d in result.excluded_columns}
     assert dropped == {"patient_id", "full_name", "contact", "dob", "lab_unit"}
     assert [f["name"] for f in result.feature_schema] == [
         "age",
@@ -219,8 +222,7 @@ def test_generated_clinical_data(clinical):
     ]
     assert {f["name"]: f["kind"] for f in result.feature_schema}["smoker"] == "categorical"
     assert set(result.feature_importance["features"]) == {f["name"] for f in result.feature_schema}
-    # The minority class is the positive one, whatever the sort order says.
-    assert (clinical["readmitted"] == "yes").mean() < 0.5
+    # "yes" names the event.
     assert result.positive_class == "yes" and result.class_labels == ["no", "yes"]
 
     X_test, y_test = held_out(clinical, result, "readmitted")
@@ -250,7 +252,10 @@ def test_generated_clinical_data(clinical):
 
 
 def test_pipeline_predicts_raw_rows_with_unseen_and_missing_values(clinical):
-    result = train(clinical, TrainConfig(target="readmitted", model_type="logistic_regression"))
+    config = TrainConfig(
+        target="readmitted", model_type="logistic_regression", identifiers=PROFILE_FLAGS
+    )
+    result = train(clinical, config)
     rows = pd.DataFrame(
         [
             {
@@ -318,11 +323,16 @@ def test_regression_with_categoricals_and_group(clinical):
 def test_identifiers_are_kept_when_asked(clinical):
     result = train(
         clinical,
-        TrainConfig(target="readmitted", model_type="decision_tree", include_identifiers=True),
+        TrainConfig(
+            target="readmitted",
+            model_type="decision_tree",
+            include_identifiers=True,
+            identifiers=PROFILE_FLAGS,
+        ),
     )
     used = {f["name"] for f in result.feature_schema}
     assert {"patient_id", "full_name", "contact"} <= used
-    assert {d["name"] for d in result.dropped_columns} == {"dob", "lab_unit"}
+    assert {d["name"] for d in result.excluded_columns} == {"dob", "lab_unit"}
 
 
 def test_rows_without_target_are_left_out_and_reported(breast_cancer):
@@ -338,12 +348,13 @@ def test_rows_without_target_are_left_out_and_reported(breast_cancer):
 def test_positive_class_can_be_chosen(breast_cancer):
     result = train(
         breast_cancer,
-        TrainConfig(target="target", model_type="logistic_regression", positive_class="1"),
+        TrainConfig(target="target", model_type="logistic_regression", positive_class="0"),
     )
-    assert result.positive_class == 1
-    assert result.roc_curve["positive_class"] == 1
+    assert result.positive_class == 0  # malignant, in scikit-learn's coding
+    assert result.roc_curve["positive_class"] == 0
+    assert result.metrics["positive_class"] == result.threshold["positive_class"] == 0
     default = train(breast_cancer, TrainConfig(target="target", model_type="logistic_regression"))
-    assert default.positive_class == 0  # 212 malignant (0) against 357 benign (1)
+    assert default.positive_class == 1  # the label "1" names the event, whatever its count
 
 
 @pytest.mark.parametrize(
