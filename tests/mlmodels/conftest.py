@@ -64,6 +64,7 @@ def engine_result(model_type: str, task: str):
         model_type=model_type,
         task=task,
         hyperparameters=QUICK_PARAMS.get(model_type, {}),
+        positive_class="sick" if task == "classification" else None,
         device="cpu",
     )
     return train(frame.drop(columns=[other]), config)
