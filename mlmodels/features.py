@@ -1,7 +1,8 @@
 """Feature schemas: what columns a model reads, and turning JSON rows into its DataFrame.
 
-A schema is a list of `{"name", "type", "nullable"}` in the order the model reads
-its columns. Types:
+A schema is a list of `{"name", "type", "nullable", "min"?, "max"?}` in the order the
+model reads its columns; `min` / `max` are a numeric column's training range, for
+predict's out-of-range warnings. Types:
 
 * `number` - int or float; `integer` - int; `boolean` - true / false;
 * `string` - text; `category` - any scalar (the engine turns categories into text).
@@ -88,7 +89,47 @@ def schema_normalise(schema: Any) -> list[dict[str, Any]]:
         if not isinstance(nullable, bool):
             raise SchemaError(f"feature_schema[{position}] ({name}): nullable must be a boolean")
         out.append({"name": name, "type": _type_name(kind), "nullable": nullable})
+        out[-1].update(_range_of(entry, out[-1], position))
     return out
+
+
+def _range_of(entry: Mapping[str, Any], normal: dict[str, Any], position: int) -> dict:
+    """{"min", "max"} of a numeric entry that states both, else {}."""
+    bounds = (entry.get("min"), entry.get("max"))
+    if bounds == (None, None) or normal["type"] not in ("number", "integer"):
+        return {}
+    if not all(_finite_number(bound) for bound in bounds) or bounds[0] > bounds[1]:
+        raise SchemaError(
+            f"feature_schema[{position}] ({normal['name']}): min and max must be finite "
+            "numbers, min <= max"
+        )
+    return {"min": bounds[0], "max": bounds[1]}
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and _accepts("number", value)
+    )
+
+
+def schema_with_ranges(schema: list[dict], profile_columns: Sequence[Mapping[str, Any]]) -> list:
+    """The schema with each numeric column's `min` / `max` taken from a dataset profile
+    (`datasets.profiling`) where the schema has none: what predict flags values against."""
+    ranges = {
+        column.get("name"): (column.get("min"), column.get("max"))
+        for column in profile_columns
+        if column.get("kind") == "numeric"
+        and _finite_number(column.get("min"))
+        and _finite_number(column.get("max"))
+    }
+    return [
+        {**entry, "min": ranges[entry["name"]][0], "max": ranges[entry["name"]][1]}
+        if entry["type"] in ("number", "integer")
+        and entry.get("min") is None
+        and entry["name"] in ranges
+        else entry
+        for entry in schema
+    ]
 
 
 def schema_from_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict]:

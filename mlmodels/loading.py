@@ -16,6 +16,7 @@ import pandas as pd
 
 from .fastpath import compile_pipeline
 from .features import rows_to_columns, rows_to_frame
+from .row_warnings import RowWarnings, known_categories
 from .serialization import (
     ModelFileError,
     TorchBundle,
@@ -40,6 +41,8 @@ class LoadedModel:
     classes: list | None
     threshold: float | None = None
     positive_class: Any = None
+    # How the threshold was chosen (youden, sensitivity>=0.9, ...); None when not recorded.
+    threshold_rule: str | None = None
     # Intra-op threads for a torch network's forward pass. A web process serves many
     # small requests: torch's spinning thread pool then costs more than it saves
     # (measured 2x slower at 1,000 rows on 2 cores), so one thread unless configured.
@@ -58,6 +61,8 @@ class LoadedModel:
         self._uses_threshold = (
             self.threshold is not None and self._has_proba and len(self.classes or []) == 2
         )
+        self._binary = self._has_proba and len(self.classes or []) == 2
+        self._warnings = RowWarnings(self.feature_schema, known_categories(self.pipeline))
         final = final_estimator(self.pipeline)
         self._is_torch = hasattr(final, "module") and hasattr(final, "spec")
         self._compiled = None
@@ -126,7 +131,8 @@ class LoadedModel:
         return labels[(proba[:, positive] >= self.threshold).astype(int)]
 
     def predict_rows(self, rows: Sequence[Any]) -> dict[str, Any]:
-        """Validate JSON rows and answer {predictions, probabilities?, classes?}."""
+        """Validate JSON rows and answer {predictions, probabilities?, classes?,
+        threshold?, positive_class?, threshold_rule?, warnings} (see row_warnings)."""
         data = rows_to_columns(rows, self.feature_schema)
         out: dict[str, Any] = {}
         if self._has_proba:
@@ -138,11 +144,23 @@ class LoadedModel:
             out["predictions"] = [_plain(value) for value in predictions]
             out["probabilities"] = np.round(proba, 6).tolist()
             out["classes"] = list(self.classes or [])
-            if self._uses_threshold:
-                out["threshold"] = self.threshold
+            if self._binary:
+                out.update(self.operating_point())
         else:
             out["predictions"] = [_plain(value) for value in self.predict(data)]
+        out["warnings"] = self._warnings.check(rows, data)
         return out
+
+    def operating_point(self) -> dict[str, Any]:
+        """A binary classifier's {threshold, positive_class, threshold_rule}: threshold
+        None when the most probable class decides (no threshold was registered)."""
+        classes = list(self.classes or [])
+        positive = self.positive_class if self.positive_class in classes else classes[1]
+        return {
+            "threshold": self.threshold if self._uses_threshold else None,
+            "positive_class": _plain(positive),
+            "threshold_rule": self.threshold_rule if self._uses_threshold else None,
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -206,6 +224,7 @@ def model_from_bytes(
     classes: list | None,
     threshold: float | None = None,
     positive_class: Any = None,
+    threshold_rule: str | None = None,
     torch_threads: int = 1,
 ) -> LoadedModel:
     pipeline = pipeline_from_bytes(data, file_format=file_format)
@@ -216,5 +235,6 @@ def model_from_bytes(
         classes=classes if classes else classes_of(pipeline),
         threshold=threshold,
         positive_class=positive_class,
+        threshold_rule=threshold_rule,
         torch_threads=torch_threads,
     )

@@ -18,6 +18,7 @@ from .result_serializers import (
     MlpSpecSerializer,
     hyperparameters_field,
 )
+from .row_warnings import WARNING_CODES
 from .services import MAX_PREDICT_ROWS
 
 
@@ -27,6 +28,10 @@ class ModelFeatureSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=FEATURE_TYPES)
     nullable = serializers.BooleanField()
+    min = serializers.FloatField(
+        required=False, help_text="Numeric columns: the training range, for predict's warnings."
+    )
+    max = serializers.FloatField(required=False)
 
 
 class LineageSerializer(serializers.Serializer):
@@ -172,15 +177,55 @@ class PredictInputSerializer(serializers.Serializer):
     rows = RowsField(min_length=1, max_length=MAX_PREDICT_ROWS)
 
 
+@extend_schema_field({"type": "string", "enum": list(WARNING_CODES)})
+class WarningCodeField(serializers.CharField):
+    """A warning's code, declared inline: a `code` enum component would take the generic
+    name CodeEnum in the generated types."""
+
+
+class PredictWarningSerializer(serializers.Serializer):
+    """Something predict accepted in a row but could not use as sent (row_warnings.py)."""
+
+    code = WarningCodeField()
+    column = serializers.CharField()
+    message = serializers.CharField(help_text="One line for a person.")
+    value = ScalarField(
+        required=False, allow_null=True, help_text="The value sent (not for ignored_column)."
+    )
+    known = serializers.CharField(
+        required=False, help_text="category_case: the known category the value resembles."
+    )
+    min = serializers.FloatField(required=False, help_text="out_of_range: the training range.")
+    max = serializers.FloatField(required=False)
+
+
 class PredictOutputSerializer(serializers.Serializer):
-    predictions = serializers.ListField(child=ScalarField(allow_null=True))
+    predictions = serializers.ListField(
+        child=ScalarField(allow_null=True),
+        help_text="Labels exactly as they were uploaded (classification) or numbers.",
+    )
     probabilities = serializers.ListField(
         child=serializers.ListField(child=serializers.FloatField()), required=False
     )
     classes = serializers.ListField(child=ScalarField(), required=False)
     threshold = serializers.FloatField(
         required=False,
-        help_text="Set when the registered decision threshold chose the predictions.",
+        allow_null=True,
+        help_text="Binary classifiers: positive_class is predicted where its probability "
+        "reaches this; null when the most probable class decides.",
+    )
+    positive_class = ScalarField(
+        required=False, help_text="Binary classifiers: the class the threshold is about."
+    )
+    threshold_rule = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Binary classifiers: how the threshold was chosen (youden, "
+        "sensitivity>=X, specificity>=X, 0.5); null when not recorded.",
+    )
+    warnings = serializers.ListField(
+        child=PredictWarningSerializer(many=True),
+        help_text="One list per row, in row order; empty where nothing needs saying.",
     )
 
 

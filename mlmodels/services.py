@@ -35,6 +35,7 @@ from .features import (
     schema_check_estimator,
     schema_from_estimator,
     schema_normalise,
+    schema_with_ranges,
 )
 from .loading import (
     BUNDLE,
@@ -180,6 +181,8 @@ def model_register(
     schema = _schema_or_error(feature_schema) or schema_from_estimator(pipeline)
     if schema is None:
         raise ValidationError({"feature_schema": "Required: the pipeline has no column names."})
+    if dataset is not None:  # kept with the model: predict still has it once the data is gone
+        schema = schema_with_ranges(schema, (dataset.profile or {}).get("columns", []))
     return _artifact_create(
         workspace=workspace,
         user=user,
@@ -609,22 +612,49 @@ def model_load(*, artifact: ModelArtifact) -> LoadedModel:
             model_file_read(artifact=artifact),
             file_format=SKOPS if artifact.file_format == FileFormat.SKOPS else BUNDLE,
             task=artifact.task,
-            feature_schema=artifact.feature_schema,
+            feature_schema=_schema_for_predict(artifact),
             classes=artifact.class_labels or None,
             threshold=artifact.threshold,
             positive_class=artifact.positive_class,
+            threshold_rule=_threshold_rule(artifact),
             torch_threads=getattr(settings, "MODEL_PREDICT_TORCH_THREADS", 1),
         )
 
     return model_cache.get((str(artifact.pk), artifact.file_sha256), load)
 
 
+def _schema_for_predict(artifact: ModelArtifact) -> list[dict]:
+    """The stored schema; a model registered before training ranges were stored reads
+    them from its dataset's profile while the dataset exists (once per load)."""
+    schema = artifact.feature_schema
+    if artifact.dataset_id is None or any("min" in entry for entry in schema):
+        return schema
+    from datasets.models import Dataset
+
+    profile = (
+        Dataset.objects.filter(pk=artifact.dataset_id).values_list("profile", flat=True).first()
+    )
+    return schema_with_ranges(schema, (profile or {}).get("columns", []))
+
+
+def _threshold_rule(artifact: ModelArtifact) -> str | None:
+    """The rule that chose the stored threshold: `extra["threshold"]["rule"]` as training
+    records it; "youden" for models whose threshold says only `method: youden_j`."""
+    chosen = (artifact.extra or {}).get("threshold")
+    if not isinstance(chosen, dict):
+        return None
+    rule = chosen.get("rule")
+    if rule is None and chosen.get("method") == "youden_j":
+        rule = "youden"
+    return None if rule is None else str(rule)
+
+
 def model_predict(
     *, artifact: ModelArtifact, rows: Sequence[Any], user: Any, request: Any = None
 ) -> dict[str, Any]:
-    """{predictions, probabilities?, classes?} for JSON rows; RowsError names missing or
-    wrongly typed columns. The rows are patients' data: each prediction is audited (the
-    row count, never the values)."""
+    """{predictions, probabilities?, classes?, threshold?, positive_class?, threshold_rule?,
+    warnings} for JSON rows; RowsError names missing or wrongly typed columns. The rows
+    are patients' data: each prediction is audited (the row count, never the values)."""
     if not isinstance(rows, list | tuple) or not rows:
         raise ValidationError({"rows": "A non-empty list of row objects is required."})
     if len(rows) > MAX_PREDICT_ROWS:

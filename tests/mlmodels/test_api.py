@@ -249,7 +249,7 @@ def test_predict_regression_has_no_probabilities(team, client_for):
         f"/api/models/{model.pk}/predict", {"rows": _rows(2)}, format="json"
     )
     assert response.status_code == 200
-    assert set(response.json()) == {"predictions"}
+    assert set(response.json()) == {"predictions", "warnings"}
     assert all(isinstance(value, float) for value in response.json()["predictions"])
 
 
