@@ -177,16 +177,10 @@ class PredictInputSerializer(serializers.Serializer):
     rows = RowsField(min_length=1, max_length=MAX_PREDICT_ROWS)
 
 
-@extend_schema_field({"type": "string", "enum": list(WARNING_CODES)})
-class WarningCodeField(serializers.CharField):
-    """A warning's code, declared inline: a `code` enum component would take the generic
-    name CodeEnum in the generated types."""
-
-
 class PredictWarningSerializer(serializers.Serializer):
     """Something predict accepted in a row but could not use as sent (row_warnings.py)."""
 
-    code = WarningCodeField()
+    code = serializers.ChoiceField(choices=WARNING_CODES)
     column = serializers.CharField()
     message = serializers.CharField(help_text="One line for a person.")
     value = ScalarField(
