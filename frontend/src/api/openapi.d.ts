@@ -913,6 +913,14 @@ export interface components {
             recall: number | null;
             support: number;
         };
+        /**
+         * @description * `unseen_category` - unseen_category
+         *     * `category_case` - category_case
+         *     * `out_of_range` - out_of_range
+         *     * `ignored_column` - ignored_column
+         * @enum {string}
+         */
+        CodeEnum: "unseen_category" | "category_case" | "out_of_range" | "ignored_column";
         CodeText: {
             text: string;
             /** Format: date-time */
@@ -1419,6 +1427,13 @@ export interface components {
         };
         /** @description A column the model reads (mlmodels/features.py), in the order it reads them. */
         ModelFeature: {
+            /** Format: double */
+            max?: number;
+            /**
+             * Format: double
+             * @description Numeric columns: the training range, for predict's warnings.
+             */
+            min?: number;
             name: string;
             nullable: boolean;
             type: components["schemas"]["ModelFeatureTypeEnum"];
@@ -1626,13 +1641,38 @@ export interface components {
         };
         PredictOutput: {
             classes?: (string | number | boolean)[];
+            /** @description Binary classifiers: the class the threshold is about. */
+            positive_class?: string | number | boolean;
+            /** @description Labels exactly as they were uploaded (classification) or numbers. */
             predictions: ((string | number | boolean) | null)[];
             probabilities?: number[][];
             /**
              * Format: double
-             * @description Set when the registered decision threshold chose the predictions.
+             * @description Binary classifiers: positive_class is predicted where its probability reaches this; null when the most probable class decides.
              */
-            threshold?: number;
+            threshold?: number | null;
+            /** @description Binary classifiers: how the threshold was chosen (youden, sensitivity>=X, specificity>=X, 0.5); null when not recorded. */
+            threshold_rule?: string | null;
+            /** @description One list per row, in row order; empty where nothing needs saying. */
+            warnings: components["schemas"]["PredictWarning"][][];
+        };
+        /** @description Something predict accepted in a row but could not use as sent (row_warnings.py). */
+        PredictWarning: {
+            code: components["schemas"]["CodeEnum"];
+            column: string;
+            /** @description category_case: the known category the value resembles. */
+            known?: string;
+            /** Format: double */
+            max?: number;
+            /** @description One line for a person. */
+            message: string;
+            /**
+             * Format: double
+             * @description out_of_range: the training range.
+             */
+            min?: number;
+            /** @description The value sent (not for ignored_column). */
+            value?: (string | number | boolean) | null;
         };
         Preview: {
             columns: string[];
