@@ -67,16 +67,58 @@ class BinaryScoresSerializer(serializers.Serializer):
     sensitivity = _number(help_text="Recall of the positive class.")
     specificity = _number(help_text="Recall of the negative class.")
     precision = _number(help_text="Of the positive class (positive predictive value).")
+    npv = _number(help_text="Negative predictive value: precision of the negative class.")
     recall = _number()
     f1 = _number()
     mcc = _number(help_text="Matthews correlation coefficient.")
 
 
+class IntervalSerializer(serializers.Serializer):
+    estimate = _number(help_text="On the test rows.")
+    lower = _number()
+    upper = _number()
+
+
+class ConfidenceIntervalsSerializer(serializers.Serializer):
+    """Binary: 95% percentile intervals from a stratified bootstrap of the test rows
+    (positives and negatives resampled separately, so PPV / NPV keep the test
+    prevalence), at the operating threshold."""
+
+    method = serializers.ChoiceField(choices=["stratified_bootstrap_percentile"])
+    resamples = serializers.IntegerField()
+    level = serializers.FloatField()
+    seed = serializers.IntegerField()
+    threshold = serializers.FloatField(help_text="Sensitivity to NPV are at this cut-off.")
+    metrics = serializers.DictField(
+        child=IntervalSerializer(),
+        help_text="roc_auc, sensitivity, specificity, ppv, npv, brier_score.",
+    )
+
+
+class FoldSummarySerializer(serializers.Serializer):
+    mean = _number()
+    std = _number(help_text="Sample standard deviation (ddof=1).")
+    values = _numbers(help_text="One per fold.")
+
+
+class CrossValidationSerializer(serializers.Serializer):
+    """k-fold cross-validation over the training part (train + validation rows), when
+    the run asked for cv_folds. Binary: roc_auc, brier_score, and sensitivity,
+    specificity, ppv, npv, accuracy at the operating threshold (chosen on the same
+    out-of-fold predictions, so slightly optimistic); multi-class: accuracy,
+    balanced_accuracy; regression: mae, rmse, r2."""
+
+    folds = serializers.IntegerField()
+    n_rows = serializers.IntegerField(help_text="Rows cross-validated (at most 20,000).")
+    metrics = serializers.DictField(child=FoldSummarySerializer())
+
+
 class MetricsSerializer(serializers.Serializer):
     """Test-split metrics. Classification: accuracy to per_class, plus sensitivity to
-    brier_score for binary targets (at probability 0.5) or the macro / micro ROC and PR
-    areas for multi-class. Regression: mae, mse, rmse, r2. A run stopped before any
-    stage, and an uploaded model, has none."""
+    brier_score for binary targets (at probability 0.5), with the operating threshold
+    (threshold, threshold_rule, at_threshold) and bootstrap intervals, or the macro /
+    micro ROC and PR areas for multi-class. Regression: mae, mse, rmse, r2. A run
+    stopped before any stage, and an uploaded model, has none."""
 
     n_test = serializers.IntegerField(required=False, help_text="Rows of the test split.")
     accuracy = _optional_number()
@@ -103,6 +145,15 @@ class MetricsSerializer(serializers.Serializer):
     mse = _optional_number("Regression.")
     rmse = _optional_number("Regression.")
     r2 = _optional_number("Regression; null with a single test row.")
+    npv = _optional_number("Binary: negative predictive value.")
+    positive_class = _label(required=False, help_text="Binary: the class meaning the event.")
+    threshold = _optional_number("Binary: the cut-off predict applies to the positive class.")
+    threshold_rule = serializers.CharField(required=False, help_text="Binary: how it was chosen.")
+    at_threshold = BinaryScoresSerializer(
+        required=False, help_text="Binary: the scores at the operating threshold."
+    )
+    confidence_intervals = ConfidenceIntervalsSerializer(required=False)
+    cross_validation = CrossValidationSerializer(required=False)
 
 
 class ConfusionMatrixSerializer(serializers.Serializer):
@@ -174,16 +225,28 @@ class CalibrationSerializer(serializers.Serializer):
 
 
 class ThresholdSerializer(serializers.Serializer):
-    """The decision threshold tuned on the validation rows (binary only), and the test
-    metrics when it is applied."""
+    """The operating point of a binary classifier, the cut-off predict applies: chosen
+    by `rule` on out-of-fold predictions over the training part (`chosen_on`
+    "out_of_fold"), or fixed at 0.5; the test metrics and confusion matrix at it."""
 
     value = serializers.FloatField(help_text="Predict positive when P(positive) >= value.")
-    method = serializers.ChoiceField(choices=["youden_j"])
-    chosen_on = serializers.ChoiceField(choices=["validation"])
-    validation_youden_j = _number()
+    rule = serializers.CharField(help_text="youden, sensitivity>=X, specificity>=X or 0.5.")
+    method = serializers.ChoiceField(choices=["youden_j", "sensitivity", "specificity", "fixed"])
+    chosen_on = serializers.ChoiceField(choices=["out_of_fold", "fixed"])
+    cv_folds = serializers.IntegerField(allow_null=True, help_text="Folds of the choice.")
+    n_rows = serializers.IntegerField(allow_null=True, help_text="Out-of-fold rows used.")
+    validation_youden_j = _number(help_text="Youden's J out-of-fold (kept name).")
+    oof_youden_j = _number()
+    oof_sensitivity = _number()
+    oof_specificity = _number()
     positive_class = _label()
     metrics = BinaryScoresSerializer()
     confusion_matrix = ConfusionMatrixSerializer()
+
+
+class ExcludedColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    reason = serializers.CharField()
 
 
 class FeatureImportanceSerializer(serializers.Serializer):

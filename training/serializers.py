@@ -6,6 +6,7 @@ from collaboration.serializers import ScalarField, described_json
 from mlmodels.result_serializers import (
     CalibrationSerializer,
     ConfusionMatrixSerializer,
+    ExcludedColumnSerializer,
     FeatureImportanceSerializer,
     HyperparameterValueField,
     MetricsSerializer,
@@ -53,7 +54,37 @@ class RunStartSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     group_column = serializers.CharField(max_length=255, required=False, allow_null=True)
     positive_class = ScalarField(required=False, allow_null=True)
-    include_identifiers = serializers.BooleanField(required=False)
+    include_identifiers = serializers.BooleanField(
+        required=False, help_text="Shorthand: keep every column the profile flags."
+    )
+    exclude = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        allow_null=True,
+        max_length=5000,
+        help_text="Columns to leave out (listed in the results with the reason).",
+    )
+    include = serializers.ListField(
+        child=serializers.CharField(max_length=255),
+        required=False,
+        allow_null=True,
+        max_length=5000,
+        help_text="Flagged identifier columns to keep nonetheless.",
+    )
+    threshold_rule = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text="youden (default), sensitivity>=X, specificity>=X or 0.5: how the binary "
+        "decision threshold is chosen on out-of-fold predictions.",
+    )
+    cv_folds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=2,
+        max_value=10,
+        help_text="Adds a k-fold cross-validation report (mean and std per metric).",
+    )
 
     def validate_positive_class(self, value):
         if isinstance(value, (dict, list)):
@@ -209,6 +240,12 @@ class RunResultsSerializer(serializers.Serializer):
     pr_curve = PrCurveSerializer(allow_null=True)
     calibration = CalibrationSerializer(allow_null=True)
     threshold = ThresholdSerializer(allow_null=True)
+    positive_class = ScalarField(
+        allow_null=True, help_text="Binary: the class meaning the event; else null."
+    )
+    excluded_columns = ExcludedColumnSerializer(
+        many=True, help_text="Every column left out of the features, with the reason."
+    )
     feature_importance = FeatureImportanceSerializer(allow_null=True)
     subgroup_metrics = SubgroupMetricsSerializer(allow_null=True)
     training_history = TrainingHistorySerializer()

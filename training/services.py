@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -102,24 +103,40 @@ def run_config_build(*, dataset, data: dict[str, Any], user, request=None) -> di
     from datasets.selectors import dataset_columns
     from datasets.services import dataset_load_dataframe
     from training.ml import ConfigError, TrainConfig, infer_task, validate_config
+    from training.ml.config import CLASSIFICATION
+    from training.ml.engine import class_labels
+    from training.ml.evaluation import choose_positive_class
+    from training.ml.jsonsafe import label_value
 
     columns = dataset_columns(dataset=dataset)
     fields = {k: v for k, v in data.items() if v is not None}
+    # The profile's identifier flags decide which columns leave the features as
+    # identifiers; the engine has no list of its own.
+    fields["identifiers"] = {
+        column["name"]: column.get("identifier_reason") or "likely identifier"
+        for column in dataset.columns
+        if column.get("likely_identifier")
+    }
     try:
         config = TrainConfig.from_dict(fields)
         validate_config(config, columns=columns)
+        # Read the target now, so the run shows its task from the start, and a wrong
+        # model or an unnamed positive class fails before the run is queued.
+        target = dataset_load_dataframe(
+            dataset=dataset,
+            user=user,
+            request=request,
+            purpose="training",
+            columns=[config.target],
+        )[config.target]
         if config.task is None:
-            # Decide the task now, from the target column alone, so the run shows it
-            # from the start and a wrong choice of model fails before it is queued.
-            target = dataset_load_dataframe(
-                dataset=dataset,
-                user=user,
-                request=request,
-                purpose="training",
-                columns=[config.target],
-            )[config.target]
             config.task = infer_task(target)
             validate_config(config, columns=columns)
+        if config.task == CLASSIFICATION:
+            labels = np.unique(class_labels(target.dropna()))
+            positive = choose_positive_class(labels, config.positive_class)
+            if positive is not None:
+                config.positive_class = label_value(positive)
     except ConfigError as exc:
         raise RunConfigError(exc.field, exc.message) from None
     except TypeError as exc:  # a field of the wrong JSON type reached the dataclass
@@ -384,6 +401,10 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
         threshold=threshold.get("value"),
         via=WORKER,
         extra={
+            # What predict applies: `threshold` above, to this class, chosen by this rule.
+            "positive_class": summary.get("positive_class"),
+            "threshold_rule": threshold.get("rule"),
+            "excluded_columns": summary.get("excluded_columns") or [],
             "seed": run.random_seed,
             "model_type": run.model_type,
             "subgroup_metrics": summary.get("subgroup_metrics"),

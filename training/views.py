@@ -164,6 +164,8 @@ class RunResultsView(APIView):
             **(results.get("model") or {}),
         }
         body["status"] = run.status
+        body["positive_class"] = results.get("positive_class")
+        body["excluded_columns"] = results.get("excluded_columns") or []
         return Response(body)
 
 

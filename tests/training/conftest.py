@@ -44,6 +44,7 @@ def start_payload(cancer):
             "dataset": str(cancer.pk),
             "target": "diagnosis",
             "model_type": "logistic_regression",
+            "positive_class": "malignant",
         }
         payload.update(overrides)
         return payload

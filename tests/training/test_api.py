@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from collaboration.models import AuditEvent
@@ -205,3 +207,50 @@ def test_list_filters_by_dataset_and_model_type(team, client_for, start_payload,
     assert count(f"dataset={dataset}&model_type=logistic_regression") == 1
     response = owner.get("/api/train?dataset=not-a-uuid")
     assert response.status_code == 400 and "dataset" in response.json()
+
+
+# --- issue #16: the positive class, the threshold rule, exclusions --------------------------
+
+
+def test_start_asks_for_the_positive_class_listing_the_labels(team, client_for, tmp_path):
+    from .conftest import _ingest
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(60, 10, 60),
+            "ward_id": np.arange(60) % 4,
+            "status": np.where(rng.random(60) < 0.4, "recurrence", "no_recurrence"),
+        }
+    )
+    dataset = _ingest(team, frame, "gbsg", tmp_path)
+    client = client_for(team.owner)
+    payload = {"dataset": str(dataset.pk), "target": "status", "model_type": "decision_tree"}
+    response = client.post("/api/train/start", payload, format="json")
+    assert response.status_code == 400
+    message = response.json()["positive_class"][0]
+    assert "'no_recurrence'" in message and "'recurrence'" in message
+    payload["positive_class"] = "recurrence"
+    response = client.post("/api/train/start", payload, format="json")
+    assert response.status_code == 202, response.content
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    assert run.config["positive_class"] == "recurrence"
+    assert run.config["identifiers"] == {}  # ward_id is not flagged, so it stays a feature
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("threshold_rule", "recall>=0.9"),
+        ("threshold_rule", "sensitivity>=1.5"),
+        ("cv_folds", 1),
+        ("cv_folds", 11),
+        ("exclude", ["no such column"]),
+        ("include", ["diagnosis"]),
+    ],
+)
+def test_start_validates_the_new_fields(team, client_for, start_payload, field, value):
+    client = client_for(team.owner)
+    response = client.post("/api/train/start", start_payload(**{field: value}), format="json")
+    assert response.status_code == 400
+    assert field in response.json()

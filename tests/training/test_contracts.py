@@ -83,11 +83,20 @@ def cancer_sites(team, cancer_frame, tmp_path):
 
 
 RUNS = [
-    ("cancer_sites", {"model_type": "logistic_regression", "group_column": "site"}),
+    (
+        "cancer_sites",
+        {
+            "model_type": "logistic_regression",
+            "group_column": "site",
+            "positive_class": "malignant",
+            "cv_folds": 3,
+        },
+    ),
     (
         "cancer_sites",
         {
             "model_type": "neural_network",
+            "positive_class": "malignant",
             "hyperparameters": {"hidden_layers": [8], "epochs": 3},
         },
     ),

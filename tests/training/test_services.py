@@ -19,7 +19,12 @@ NN = {"hidden_layers": [8], "epochs": 30, "batch_size": 32, "patience": 0}
 
 
 def queued_run(team, dataset, **config):
-    fields = {"target": "diagnosis", "model_type": "logistic_regression", **config}
+    fields = {
+        "target": "diagnosis",
+        "model_type": "logistic_regression",
+        "positive_class": "malignant",
+        **config,
+    }
     built = services.run_config_build(dataset=dataset, data=fields, user=team.owner)
     return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)
 
@@ -133,18 +138,27 @@ def test_train_command_sync(team, cancer, capsys):
         target="diagnosis",
         model_type="decision_tree",
         hyperparameters='{"max_depth": 3}',
+        positive_class="malignant",
+        threshold_rule="sensitivity>=0.9",
+        cv_folds=3,
+        exclude="mean radius",
         sync=True,
     )
     run = TrainingRun.objects.get()
     assert run.status == RunStatus.SUCCEEDED
     assert f"Run {run.pk}: succeeded" in capsys.readouterr().out
+    assert run.config["threshold_rule"] == "sensitivity>=0.9" and run.config["cv_folds"] == 3
+    assert run.results["threshold"]["rule"] == "sensitivity>=0.9"
+    assert {"name": "mean radius", "reason": "excluded by request (exclude)"} in run.results[
+        "excluded_columns"
+    ]
 
 
 def test_train_command_from_a_config_file(team, cancer, diabetes, tmp_path):
     config = tmp_path / "runs.json"
     runs = [
         {"dataset": str(cancer.pk), "target": "diagnosis", "model_type": "random_forest",
-         "hyperparameters": {"n_estimators": 10}},
+         "hyperparameters": {"n_estimators": 10}, "positive_class": "malignant"},
         {"dataset": str(diabetes.pk), "target": "progression", "model_type": "linear_regression"},
     ]  # fmt: skip
     config.write_text(json.dumps(runs))

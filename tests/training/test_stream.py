@@ -23,7 +23,12 @@ NN = {"hidden_layers": [8], "epochs": 5, "batch_size": 32, "patience": 0, "learn
 
 @database_sync_to_async
 def queued_run(team, dataset, **config):
-    fields = {"target": "diagnosis", "model_type": "neural_network", "hyperparameters": NN}
+    fields = {
+        "target": "diagnosis",
+        "model_type": "neural_network",
+        "hyperparameters": NN,
+        "positive_class": "malignant",
+    }
     fields.update(config)
     built = services.run_config_build(dataset=dataset, data=fields, user=team.owner)
     return services.run_start(user=team.owner, dataset=dataset, config=built, enqueue=False)

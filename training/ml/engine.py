@@ -64,7 +64,7 @@ class _Prepared:
     positive: Any
 
 
-def _class_labels(target: pd.Series) -> np.ndarray:
+def class_labels(target: pd.Series) -> np.ndarray:
     """Target values as labels: integer-like numbers become ints, mixed cells text."""
     if pd.api.types.is_bool_dtype(target):
         return target.to_numpy(dtype=bool)
@@ -110,7 +110,7 @@ def _prepare(df: pd.DataFrame, config: TrainConfig) -> _Prepared:
             raise ConfigError("positive_class", "applies only to classification")
         y = target.to_numpy(dtype=float)
     else:
-        y = _class_labels(target)
+        y = class_labels(target)
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise ConfigError(

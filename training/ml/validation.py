@@ -110,9 +110,9 @@ def choose_threshold(y_binary: np.ndarray, score: np.ndarray, rule: str) -> dict
     """The cut-off (predict positive when ``score >= value``) that ``rule`` picks on
     out-of-fold scores, with the sensitivity, specificity and Youden's J there.
 
-    youden: the largest J (the middle of a tie); sensitivity>=X: the highest cut-off whose sensitivity reaches
-    X (so the best specificity that keeps it); specificity>=X: the lowest cut-off whose
-    specificity reaches X; 0.5: fixed.
+    youden: the largest J (the middle of a tie); sensitivity>=X: the highest cut-off
+    whose sensitivity reaches X (so the best specificity that keeps it);
+    specificity>=X: the lowest cut-off whose specificity reaches X; 0.5: fixed.
     """
     kind, target = parse_threshold_rule(rule)
     notes: list[str] = []

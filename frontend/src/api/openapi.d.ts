@@ -791,6 +791,11 @@ export interface components {
             mcc: number | null;
             /**
              * Format: double
+             * @description Negative predictive value: precision of the negative class.
+             */
+            npv: number | null;
+            /**
+             * Format: double
              * @description Of the positive class (positive predictive value).
              */
             precision: number | null;
@@ -900,10 +905,11 @@ export interface components {
             username: string;
         };
         /**
-         * @description * `validation` - validation
+         * @description * `out_of_fold` - out_of_fold
+         *     * `fixed` - fixed
          * @enum {string}
          */
-        ChosenOnEnum: "validation";
+        ChosenOnEnum: "out_of_fold" | "fixed";
         ClassMetrics: {
             /** Format: double */
             f1: number | null;
@@ -960,6 +966,32 @@ export interface components {
          * @enum {string}
          */
         ColumnProfileKindEnum: "numeric" | "boolean" | "datetime" | "categorical" | "text";
+        /**
+         * @description Binary: 95% percentile intervals from a stratified bootstrap of the test rows
+         *     (positives and negatives resampled separately, so PPV / NPV keep the test
+         *     prevalence), at the operating threshold.
+         */
+        ConfidenceIntervals: {
+            /** Format: double */
+            level: number;
+            method: components["schemas"]["ConfidenceIntervalsMethodEnum"];
+            /** @description roc_auc, sensitivity, specificity, ppv, npv, brier_score. */
+            metrics: {
+                [key: string]: components["schemas"]["Interval"];
+            };
+            resamples: number;
+            seed: number;
+            /**
+             * Format: double
+             * @description Sensitivity to NPV are at this cut-off.
+             */
+            threshold: number;
+        };
+        /**
+         * @description * `stratified_bootstrap_percentile` - stratified_bootstrap_percentile
+         * @enum {string}
+         */
+        ConfidenceIntervalsMethodEnum: "stratified_bootstrap_percentile";
         ConfusionMatrix: {
             /** @description Class labels, in matrix order. */
             labels: (string | number | boolean)[];
@@ -971,6 +1003,21 @@ export interface components {
         CredentialsRequest: {
             password: string;
             username: string;
+        };
+        /**
+         * @description k-fold cross-validation over the training part (train + validation rows), when
+         *     the run asked for cv_folds. Binary: roc_auc, brier_score, and sensitivity,
+         *     specificity, ppv, npv, accuracy at the operating threshold (chosen on the same
+         *     out-of-fold predictions, so slightly optimistic); multi-class: accuracy,
+         *     balanced_accuracy; regression: mae, rmse, r2.
+         */
+        CrossValidation: {
+            folds: number;
+            metrics: {
+                [key: string]: components["schemas"]["FoldSummary"];
+            };
+            /** @description Rows cross-validated (at most 20,000). */
+            n_rows: number;
         };
         Dataset: {
             readonly columns: components["schemas"]["ColumnProfile"][];
@@ -1044,6 +1091,10 @@ export interface components {
             code: string;
             detail: string;
         };
+        ExcludedColumn: {
+            name: string;
+            reason: string;
+        };
         FeatureImportance: {
             /** @description Raw columns. */
             features: string[];
@@ -1073,6 +1124,17 @@ export interface components {
          * @enum {string}
          */
         FileFormatEnum: "skops" | "mlbundle";
+        FoldSummary: {
+            /** Format: double */
+            mean: number | null;
+            /**
+             * Format: double
+             * @description Sample standard deviation (ddof=1).
+             */
+            std: number | null;
+            /** @description One per fold. */
+            values: (number | null)[];
+        };
         /**
          * @description * `sklearn` - scikit-learn
          *     * `pytorch` - PyTorch
@@ -1138,6 +1200,17 @@ export interface components {
          * @enum {string}
          */
         HyperparameterSpecKindEnum: "int" | "float" | "bool" | "choice" | "int_list" | "max_features";
+        Interval: {
+            /**
+             * Format: double
+             * @description On the test rows.
+             */
+            estimate: number | null;
+            /** Format: double */
+            lower: number | null;
+            /** Format: double */
+            upper: number | null;
+        };
         /**
          * @description * `yes` - yes
          *     * `no` - no
@@ -1212,13 +1285,16 @@ export interface components {
         };
         /**
          * @description Test-split metrics. Classification: accuracy to per_class, plus sensitivity to
-         *     brier_score for binary targets (at probability 0.5) or the macro / micro ROC and PR
-         *     areas for multi-class. Regression: mae, mse, rmse, r2. A run stopped before any
-         *     stage, and an uploaded model, has none.
+         *     brier_score for binary targets (at probability 0.5), with the operating threshold
+         *     (threshold, threshold_rule, at_threshold) and bootstrap intervals, or the macro /
+         *     micro ROC and PR areas for multi-class. Regression: mae, mse, rmse, r2. A run
+         *     stopped before any stage, and an uploaded model, has none.
          */
         Metrics: {
             /** Format: double */
             accuracy?: number | null;
+            /** @description Binary: the scores at the operating threshold. */
+            at_threshold?: components["schemas"]["BinaryScores"];
             /**
              * Format: double
              * @description Binary, or the macro average.
@@ -1233,6 +1309,8 @@ export interface components {
             balanced_accuracy?: number | null;
             /** Format: double */
             brier_score?: number | null;
+            confidence_intervals?: components["schemas"]["ConfidenceIntervals"];
+            cross_validation?: components["schemas"]["CrossValidation"];
             /**
              * Format: double
              * @description Binary: of the positive class.
@@ -1259,10 +1337,17 @@ export interface components {
             mse?: number | null;
             /** @description Rows of the test split. */
             n_test?: number;
+            /**
+             * Format: double
+             * @description Binary: negative predictive value.
+             */
+            npv?: number | null;
             /** @description By class label (as text). */
             per_class?: {
                 [key: string]: components["schemas"]["ClassMetrics"];
             };
+            /** @description Binary: the class meaning the event. */
+            positive_class?: string | number | boolean;
             /**
              * Format: double
              * @description Binary: of the positive class.
@@ -1307,6 +1392,13 @@ export interface components {
              * @description Binary: recall of the negative class.
              */
             specificity?: number | null;
+            /**
+             * Format: double
+             * @description Binary: the cut-off predict applies to the positive class.
+             */
+            threshold?: number | null;
+            /** @description Binary: how it was chosen. */
+            threshold_rule?: string;
         };
         MetricsHistory: {
             epochs: number[];
@@ -1821,9 +1913,13 @@ export interface components {
         RunResults: {
             calibration: components["schemas"]["Calibration"] | null;
             confusion_matrix: components["schemas"]["ConfusionMatrix"] | null;
+            /** @description Every column left out of the features, with the reason. */
+            excluded_columns: components["schemas"]["ExcludedColumn"][];
             feature_importance: components["schemas"]["FeatureImportance"] | null;
             metrics: components["schemas"]["Metrics"];
             model: components["schemas"]["RunModel"];
+            /** @description Binary: the class meaning the event; else null. */
+            positive_class: (string | number | boolean) | null;
             pr_curve: components["schemas"]["PrCurve"] | null;
             roc_curve: components["schemas"]["RocCurve"] | null;
             status: components["schemas"]["RunStatusEnum"];
@@ -1832,14 +1928,21 @@ export interface components {
             training_history: components["schemas"]["TrainingHistory"];
         };
         RunStartRequest: {
+            /** @description Adds a k-fold cross-validation report (mean and std per metric). */
+            cv_folds?: number | null;
             /** Format: uuid */
             dataset: string;
+            /** @description Columns to leave out (listed in the results with the reason). */
+            exclude?: string[] | null;
             features?: string[] | null;
             group_column?: string | null;
             /** @description Name -> value; GET /api/train/model-types lists each type's names and limits. */
             hyperparameters?: {
                 [key: string]: (string | number | boolean | (string | number | boolean)[]) | null;
             } | null;
+            /** @description Flagged identifier columns to keep nonetheless. */
+            include?: string[] | null;
+            /** @description Shorthand: keep every column the profile flags. */
             include_identifiers?: boolean;
             model_type: components["schemas"]["ModelTypeEnum"];
             name?: string;
@@ -1850,6 +1953,8 @@ export interface components {
             task?: (components["schemas"]["TaskEnum"] | components["schemas"]["NullEnum"]) | null;
             /** Format: double */
             test_size?: number;
+            /** @description youden (default), sensitivity>=X, specificity>=X or 0.5: how the binary decision threshold is chosen on out-of-fold predictions. */
+            threshold_rule?: string | null;
         };
         RunStatus: {
             readonly error: string;
@@ -1944,16 +2049,32 @@ export interface components {
          */
         TaskEnum: "classification" | "regression";
         /**
-         * @description The decision threshold tuned on the validation rows (binary only), and the test
-         *     metrics when it is applied.
+         * @description The operating point of a binary classifier, the cut-off predict applies: chosen
+         *     by `rule` on out-of-fold predictions over the training part (`chosen_on`
+         *     "out_of_fold"), or fixed at 0.5; the test metrics and confusion matrix at it.
          */
         Threshold: {
             chosen_on: components["schemas"]["ChosenOnEnum"];
             confusion_matrix: components["schemas"]["ConfusionMatrix"];
+            /** @description Folds of the choice. */
+            cv_folds: number | null;
             method: components["schemas"]["ThresholdMethodEnum"];
             metrics: components["schemas"]["BinaryScores"];
-            positive_class: string | number | boolean;
+            /** @description Out-of-fold rows used. */
+            n_rows: number | null;
             /** Format: double */
+            oof_sensitivity: number | null;
+            /** Format: double */
+            oof_specificity: number | null;
+            /** Format: double */
+            oof_youden_j: number | null;
+            positive_class: string | number | boolean;
+            /** @description youden, sensitivity>=X, specificity>=X or 0.5. */
+            rule: string;
+            /**
+             * Format: double
+             * @description Youden's J out-of-fold (kept name).
+             */
             validation_youden_j: number | null;
             /**
              * Format: double
@@ -1963,9 +2084,12 @@ export interface components {
         };
         /**
          * @description * `youden_j` - youden_j
+         *     * `sensitivity` - sensitivity
+         *     * `specificity` - specificity
+         *     * `fixed` - fixed
          * @enum {string}
          */
-        ThresholdMethodEnum: "youden_j";
+        ThresholdMethodEnum: "youden_j" | "sensitivity" | "specificity" | "fixed";
         Ticket: {
             expires_in: number;
             ticket: string;

@@ -28,7 +28,8 @@ class Command(BaseCommand):
     help = (
         "Train models: one run from the flags, or a list of runs from --config runs.json "
         "(a JSON list of objects with dataset, target, model_type and optional task, "
-        "features, hyperparameters, test_size, random_seed, name). Runs are queued for "
+        "features, exclude, include, positive_class, threshold_rule, cv_folds, "
+        "hyperparameters, test_size, random_seed, name). Runs are queued for "
         "the workers, or trained in this process with --sync."
     )
 
@@ -42,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument("--test-size", type=float)
         parser.add_argument("--random-seed", type=int)
         parser.add_argument("--name", default="")
+        parser.add_argument("--positive-class", help="the class meaning the event (binary)")
+        parser.add_argument(
+            "--threshold-rule", help="youden (default), sensitivity>=X, specificity>=X or 0.5"
+        )
+        parser.add_argument("--cv-folds", type=int, help="k-fold cross-validation report, 2..10")
+        parser.add_argument("--exclude", help="comma-separated columns to leave out")
+        parser.add_argument("--include", help="comma-separated flagged columns to keep")
         parser.add_argument("--config", type=Path, help="JSON file with a list of runs")
         parser.add_argument(
             "--user", help="who the runs are recorded as (default: the dataset's uploader)"
@@ -82,8 +90,12 @@ class Command(BaseCommand):
             "hyperparameters": hyperparameters,
             "name": options["name"],
         }
-        if options["features"]:
-            spec["features"] = [f.strip() for f in options["features"].split(",") if f.strip()]
+        for name in ("features", "exclude", "include"):
+            if options[name]:
+                spec[name] = [f.strip() for f in options[name].split(",") if f.strip()]
+        for name in ("positive_class", "threshold_rule", "cv_folds"):
+            if options[name] is not None:
+                spec[name] = options[name]
         if options["test_size"] is not None:
             spec["test_size"] = options["test_size"]
         if options["random_seed"] is not None:

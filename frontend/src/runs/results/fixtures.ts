@@ -7,6 +7,7 @@ const binaryScores = {
   sensitivity: 0.8571,
   specificity: 0.9452,
   precision: 0.9,
+  npv: 0.92,
   recall: 0.8571,
   f1: 0.878,
   mcc: 0.8112,
@@ -57,9 +58,15 @@ export const binaryResults: RunResultsPayload = {
   },
   threshold: {
     value: 0.3125,
+    rule: "youden",
     method: "youden_j",
-    chosen_on: "validation",
+    chosen_on: "out_of_fold",
+    cv_folds: 5,
+    n_rows: 455,
     validation_youden_j: 0.8333,
+    oof_youden_j: 0.8333,
+    oof_sensitivity: 0.92,
+    oof_specificity: 0.9133,
     positive_class: "malignant",
     metrics: { ...binaryScores, sensitivity: 0.9286, specificity: 0.9167 },
     confusion_matrix: {
@@ -74,6 +81,8 @@ export const binaryResults: RunResultsPayload = {
       ],
     },
   },
+  positive_class: "malignant",
+  excluded_columns: [{ name: "patient_id", reason: "likely identifier (dataset profile: every value is different)" }],
   feature_importance: {
     features: ["radius_mean", "texture_mean", "age"],
     scores: [0.12, 0.05, -0.01],
@@ -114,6 +123,8 @@ export const regressionResults: RunResultsPayload = {
   pr_curve: null,
   calibration: null,
   threshold: null,
+  positive_class: null,
+  excluded_columns: [],
   feature_importance: { features: ["bmi", "age"], scores: [0.6, 0.4], method: "impurity" },
   subgroup_metrics: null,
   training_history: {
