@@ -119,14 +119,11 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines += [f"| {_escape(k)} | {_value(v)} |" for k, v in metrics.items()]
     else:
         lines.append("_No metrics recorded (uploaded models are not evaluated)._")
+    lines += _interval_lines(card["metrics"] or {})
     lines += _subgroup_lines(card["subgroup_metrics"] or {})
+    lines += ["", "## Decision threshold", "", _threshold_text(card)]
+    lines += _excluded_lines(card.get("excluded_columns"))
     lines += [
-        "",
-        "## Decision threshold",
-        "",
-        _value(card["decision_threshold"])
-        if card["decision_threshold"] is not None
-        else "Default (most probable class).",
         "",
         "## Limitations",
         "",
@@ -146,6 +143,50 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines += ["", "| hyperparameter | value |", "|---|---|"]
         lines += [f"| {_escape(k)} | {_escape(_value(v))} |" for k, v in params.items()]
     return "\n".join(lines) + "\n"
+
+
+def _threshold_text(card: dict[str, Any]) -> str:
+    threshold = card["decision_threshold"]
+    if threshold is None:
+        return "Default (most probable class)."
+    metrics = card["metrics"] or {}
+    rule = metrics.get("threshold_rule")
+    text = f"Predict {_escape(_value(metrics.get('positive_class')))} when its probability"
+    text += f" is at least {_value(threshold)}"
+    return text + (f" (rule: {_escape(rule)}, chosen out-of-fold)." if rule else ".")
+
+
+def _interval_lines(metrics: dict[str, Any]) -> list[str]:
+    """The bootstrap intervals and the k-fold summary that a run stores in its metrics."""
+    lines: list[str] = []
+    intervals = metrics.get("confidence_intervals")
+    if isinstance(intervals, dict) and intervals.get("metrics"):
+        lines += ["", "### 95% confidence intervals (test rows, at the threshold)", ""]
+        lines += ["| metric | estimate | lower | upper |", "|---|---|---|---|"]
+        for name, entry in intervals["metrics"].items():
+            cells = [entry.get(key) for key in ("estimate", "lower", "upper")]
+            lines.append(f"| {_escape(name)} | " + " | ".join(map(_value, cells)) + " |")
+        lines.append(f"\n{_value(intervals.get('resamples'))} stratified bootstrap resamples.")
+    cross = metrics.get("cross_validation")
+    if isinstance(cross, dict) and cross.get("metrics"):
+        lines += ["", f"### {_value(cross.get('folds'))}-fold cross-validation", ""]
+        lines += ["| metric | mean | std |", "|---|---|---|"]
+        for name, entry in cross["metrics"].items():
+            lines.append(
+                f"| {_escape(name)} | {_value(entry.get('mean'))} | {_value(entry.get('std'))} |"
+            )
+    return lines
+
+
+def _excluded_lines(excluded: Any) -> list[str]:
+    if not isinstance(excluded, list) or not excluded:
+        return []
+    lines = ["", "## Excluded columns", "", "| column | reason |", "|---|---|"]
+    for entry in excluded:
+        if isinstance(entry, dict):
+            name, reason = entry.get("name"), entry.get("reason")
+            lines.append(f"| {_escape(_value(name))} | {_escape(_value(reason))} |")
+    return lines
 
 
 def _subgroup_lines(subgroups: dict[str, Any]) -> list[str]:
