@@ -45,13 +45,20 @@ describe("NewRunPage", { timeout: 20_000 }, () => {
     expect(identifier).toHaveAccessibleDescription(/Likely identifier/);
     expect(within(features).getByRole("checkbox", { name: "age" })).toBeChecked();
     expect(within(features).queryByRole("checkbox", { name: "outcome" })).not.toBeInTheDocument();
+    const leftOut = within(features).getByRole("region", { name: "Left out of this run" });
+    expect(within(leftOut).getAllByRole("listitem").map((item) => item.textContent)).toEqual([
+      "patient_id: likely identifier: unique per row",
+    ]);
 
     const positive = screen.getByLabelText("Positive class");
     expect(within(positive).getAllByRole("option").map((o) => o.textContent)).toEqual([
-      "Minority class (default)",
+      "1 (the event label, default)",
       "0",
       "1",
     ]);
+    expect(positive).not.toBeRequired();
+    expect(screen.getByLabelText("Decision threshold")).toHaveValue("youden");
+    expect(screen.getByLabelText("Cross-validation folds (optional)")).toHaveValue(null);
 
     const params = screen.getByRole("group", { name: "Hyperparameters" });
     const c = within(params).getByLabelText("C");
@@ -87,8 +94,17 @@ describe("NewRunPage", { timeout: 20_000 }, () => {
     await user.type(epochs, "5");
     await user.click(screen.getByLabelText("batch_norm"));
     await user.click(screen.getByRole("checkbox", { name: "cholesterol" }));
+    await user.click(screen.getByRole("checkbox", { name: "patient_id" }));
+    expect(screen.getByRole("region", { name: "Left out of this run" })).toHaveTextContent(
+      "cholesterol: left out by you",
+    );
     await user.selectOptions(screen.getByLabelText("Group column (optional)"), "sex");
     await user.selectOptions(screen.getByLabelText("Positive class"), "1");
+    await user.selectOptions(screen.getByLabelText("Decision threshold"), "sensitivity");
+    const lowest = screen.getByLabelText("Lowest sensitivity");
+    await user.clear(lowest);
+    await user.type(lowest, "0.95");
+    await user.type(screen.getByLabelText("Cross-validation folds (optional)"), "5");
     await user.type(screen.getByLabelText("Run name"), "Heart baseline");
     await user.click(screen.getByRole("button", { name: "Start training" }));
 
@@ -98,14 +114,29 @@ describe("NewRunPage", { timeout: 20_000 }, () => {
       target: "outcome",
       model_type: "neural_network",
       task: "classification",
-      features: ["age", "sex"],
       hyperparameters: { hidden_layers: [128, 64], epochs: 5, batch_norm: true },
       test_size: 0.2,
       random_seed: 42,
       name: "Heart baseline",
       group_column: "sex",
       positive_class: 1,
+      threshold_rule: "sensitivity>=0.95",
+      cv_folds: 5,
+      exclude: ["cholesterol"],
+      include: ["patient_id"],
     });
+  });
+
+  it("asks for the positive class when no label names the event", async () => {
+    await renderForm();
+    await userEvent.selectOptions(screen.getByLabelText("Target"), "sex");
+    const positive = screen.getByLabelText("Positive class");
+    expect(positive).toBeRequired();
+    expect(within(positive).getAllByRole("option").map((o) => o.textContent)).toEqual([
+      "Choose the class that is the event",
+      "F",
+      "M",
+    ]);
   });
 
   it("shows the server's field errors next to their fields and in one alert", async () => {

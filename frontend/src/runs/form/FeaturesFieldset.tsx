@@ -1,7 +1,9 @@
 // The features: one checkbox per column but the target. Likely identifiers (PHI) start
-// unchecked and say so; checking one is a deliberate choice.
+// unchecked and say so; checking one is a deliberate choice. What is left out is listed
+// with its reason before the run starts, as the run will record it.
 import { useId } from "react";
 import type { Dataset } from "../queries";
+import { exclusionReasons } from "./choices";
 import { FieldErrors } from "./Field";
 
 type Column = Dataset["columns"][number];
@@ -16,6 +18,7 @@ interface Props {
 export function FeaturesFieldset({ columns, excluded, onChange, errors }: Props) {
   const id = useId();
   const chosen = columns.filter((c) => !excluded.has(c.name)).length;
+  const leftOut = exclusionReasons(columns, excluded);
   const toggle = (name: string, checked: boolean) => {
     const next = new Set(excluded);
     if (checked) next.delete(name);
@@ -65,6 +68,20 @@ export function FeaturesFieldset({ columns, excluded, onChange, errors }: Props)
           );
         })}
       </ul>
+      <div className="run-left-out" role="region" aria-labelledby={`${id}-left-out`}>
+        <h3 id={`${id}-left-out`}>Left out of this run</h3>
+        {leftOut.length === 0 ? (
+          <p className="field-help">Nothing: every column but the target is a feature.</p>
+        ) : (
+          <ul>
+            {leftOut.map(({ name, reason }) => (
+              <li key={name}>
+                <span className="run-left-out-name">{name}</span>: {reason}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
     </fieldset>
   );
 }

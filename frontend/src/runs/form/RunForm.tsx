@@ -1,10 +1,18 @@
 // The training form for one dataset: target, model type and task from the engine's own
-// list, features (identifiers left out), subgroups, positive class and hyperparameters.
+// list, features (identifiers left out, and said so), subgroups, the positive class and
+// the decision threshold's rule, cross-validation and hyperparameters.
 // Remounted (keyed by dataset) when the dataset changes, so its state starts afresh.
 import { useId, useState, type FormEvent, type ReactNode } from "react";
 import { humanize, valueText } from "../format";
 import type { Dataset, HyperparameterSpec, ModelTypeSpec, RunStartRequest, Task } from "../queries";
-import { initialExcluded, initialTarget, isBinary, modelTypeFor, taskFor } from "./choices";
+import {
+  eventLabelIndex,
+  initialExcluded,
+  initialTarget,
+  isBinary,
+  modelTypeFor,
+  taskFor,
+} from "./choices";
 import { FeaturesFieldset } from "./FeaturesFieldset";
 import { Field } from "./Field";
 import { HyperparameterField } from "./HyperparameterField";
@@ -24,6 +32,16 @@ interface RunFormProps {
 
 const TEST_SIZE = "0.2";
 const RANDOM_SEED = "42";
+const AT_LEAST = "0.9";
+
+type RuleKind = "youden" | "sensitivity" | "specificity" | "0.5";
+
+const RULES: { kind: RuleKind; text: string }[] = [
+  { kind: "youden", text: "Youden's J: sensitivity + specificity − 1 at its highest (default)" },
+  { kind: "sensitivity", text: "Sensitivity at least…" },
+  { kind: "specificity", text: "Specificity at least…" },
+  { kind: "0.5", text: "Fixed at 0.5" },
+];
 
 export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit }: RunFormProps) {
   const hpErrors = useId();
@@ -33,6 +51,9 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
   const [excluded, setExcluded] = useState(() => initialExcluded(dataset));
   const [groupColumn, setGroupColumn] = useState("");
   const [positiveClass, setPositiveClass] = useState("");
+  const [ruleKind, setRuleKind] = useState<RuleKind>("youden");
+  const [atLeast, setAtLeast] = useState(AT_LEAST);
+  const [cvFolds, setCvFolds] = useState("");
   // Edits apply to one model type and task; another choice starts from its defaults.
   const paramsKey = `${modelType}:${task}`;
   const [edits, setEdits] = useState<{ key: string; values: Record<string, InputValue> }>({
@@ -50,6 +71,7 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
     values[param.name] ?? inputText(param, defaultValue(param, task));
   const targetColumn = dataset.columns.find((c) => c.name === target);
   const binary = isBinary(targetColumn, task);
+  const eventIndex = eventLabelIndex(targetColumn);
   const others = dataset.columns.filter((c) => c.name !== target);
 
   function chooseTarget(next: string) {
@@ -69,7 +91,6 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const features = others.map((c) => c.name).filter((n) => !excluded.has(n));
     const hyperparameters: NonNullable<RunStartRequest["hyperparameters"]> = {};
     for (const param of params) {
       const value = parseInput(param, valueOf(param), task);
@@ -81,7 +102,6 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
       // The engine's list and the start request's enum are the same names.
       model_type: modelType as RunStartRequest["model_type"],
       task,
-      features,
       hyperparameters,
       test_size: Number(testSize),
       random_seed: Number(seed),
@@ -89,10 +109,14 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
     if (name.trim()) body.name = name.trim();
     if (groupColumn) body.group_column = groupColumn;
     if (binary && positiveClass !== "") body.positive_class = targetColumn?.top[Number(positiveClass)]?.value;
-    // A likely identifier the user checked is wanted; the engine drops them otherwise.
-    if (features.some((f) => dataset.columns.find((c) => c.name === f)?.likely_identifier)) {
-      body.include_identifiers = true;
-    }
+    if (binary) body.threshold_rule = ruleKind === "youden" || ruleKind === "0.5" ? ruleKind : `${ruleKind}>=${atLeast}`;
+    if (cvFolds !== "") body.cv_folds = Number(cvFolds);
+    // The engine leaves flagged identifiers out by itself: name the other columns left
+    // out, and the flagged ones the user chose to keep.
+    const exclude = others.filter((c) => excluded.has(c.name) && !c.likely_identifier).map((c) => c.name);
+    const include = others.filter((c) => !excluded.has(c.name) && c.likely_identifier).map((c) => c.name);
+    if (exclude.length) body.exclude = exclude;
+    if (include.length) body.include = include;
     onSubmit(body);
   }
 
@@ -134,7 +158,7 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
         columns={others}
         excluded={excluded}
         onChange={setExcluded}
-        errors={[...(errors.features ?? []), ...(errors.include_identifiers ?? [])]}
+        errors={[...(errors.features ?? []), ...(errors.exclude ?? []), ...(errors.include ?? [])]}
       />
 
       <div className="run-form-row">
@@ -157,17 +181,22 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
         {binary && targetColumn && (
           <Field
             label="Positive class"
-            help="The class that sensitivity, ROC and precision-recall refer to."
+            help="The event: the class that sensitivity, ROC and precision-recall refer to."
             errors={errors.positive_class}
           >
             {(control) => (
               <select
                 {...control}
                 name="positive_class"
+                required={eventIndex === null}
                 value={positiveClass}
                 onChange={(e) => setPositiveClass(e.target.value)}
               >
-                <option value="">Minority class (default)</option>
+                <option value="">
+                  {eventIndex === null
+                    ? "Choose the class that is the event"
+                    : `${valueText(targetColumn.top[eventIndex].value)} (the event label, default)`}
+                </option>
                 {targetColumn.top.map((top, index) => (
                   <option key={index} value={String(index)}>
                     {valueText(top.value)}
@@ -177,6 +206,64 @@ export function RunForm({ dataset, modelTypes, errors, pending, alert, onSubmit 
             )}
           </Field>
         )}
+      </div>
+
+      {binary && (
+        <div className="run-form-row">
+          <Field
+            label="Decision threshold"
+            help="Chosen on out-of-fold predictions over the training rows; predict uses it, and the results report it beside 0.5."
+            errors={errors.threshold_rule}
+          >
+            {(control) => (
+              <select {...control} name="threshold_rule" value={ruleKind} onChange={(e) => setRuleKind(e.target.value as RuleKind)}>
+                {RULES.map((rule) => (
+                  <option key={rule.kind} value={rule.kind}>
+                    {rule.text}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          {(ruleKind === "sensitivity" || ruleKind === "specificity") && (
+            <Field label={`Lowest ${ruleKind}`} help="Between 0.5 and 0.99.">
+              {(control) => (
+                <input
+                  {...control}
+                  name="threshold_at_least"
+                  type="number"
+                  required
+                  min={0.5}
+                  max={0.99}
+                  step={0.01}
+                  value={atLeast}
+                  onChange={(e) => setAtLeast(e.target.value)}
+                />
+              )}
+            </Field>
+          )}
+        </div>
+      )}
+
+      <div className="run-form-row">
+        <Field
+          label="Cross-validation folds (optional)"
+          help="2 to 10: also reports each metric's mean and standard deviation over the folds. Empty: none."
+          errors={errors.cv_folds}
+        >
+          {(control) => (
+            <input
+              {...control}
+              name="cv_folds"
+              type="number"
+              min={2}
+              max={10}
+              step={1}
+              value={cvFolds}
+              onChange={(e) => setCvFolds(e.target.value)}
+            />
+          )}
+        </Field>
       </div>
 
       <fieldset className="run-hyperparameters" aria-describedby={errors.hyperparameters ? hpErrors : undefined}>

@@ -38,3 +38,27 @@ export function isBinary(column: Column | undefined, task: Task): boolean {
 export function initialExcluded(dataset: Dataset): Set<string> {
   return new Set(dataset.columns.filter((c) => c.likely_identifier).map((c) => c.name));
 }
+
+/** The labels that name the event, as the engine reads them (case-insensitive). */
+const EVENT_LABELS = new Set(["1", "true", "yes", "positive"]);
+
+/** The index (in the column's top values) of the label that means the event, when
+ * exactly one of a binary target's labels says so; the engine picks it by default. */
+export function eventLabelIndex(column: Column | undefined): number | null {
+  const matches = (column?.top ?? [])
+    .map((top, index) => ({ index, text: String(top.value).trim().toLowerCase() }))
+    .filter((label) => EVENT_LABELS.has(label.text));
+  return matches.length === 1 ? matches[0].index : null;
+}
+
+/** Why each column will be left out of the run, as the engine will record it. */
+export function exclusionReasons(columns: Column[], excluded: Set<string>): { name: string; reason: string }[] {
+  return columns
+    .filter((column) => excluded.has(column.name))
+    .map((column) => ({
+      name: column.name,
+      reason: column.likely_identifier
+        ? `likely identifier${column.identifier_reason ? `: ${column.identifier_reason}` : ""}`
+        : "left out by you",
+    }));
+}
