@@ -84,6 +84,15 @@ class FrameBucket:
         self.tokens -= cost
         return True
 
+    def affords(self, cost: float = 1.0) -> bool:
+        """Whether `cost` tokens could be spent now (nothing is spent)."""
+        if self.rate <= 0:
+            return True
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens >= cost
+
     def describe(self) -> str:
         return f"at most {self.rate:g} frames a second (bursts of {self.burst})"
 
@@ -789,6 +798,12 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             await self.close(code=CLOSE_TOO_BIG)
             return
         mirror = self.mirror
+        # The room's sockets share the mirror: an edit this socket could not pay for must
+        # not reach it (unstored, unrelayed, it would hide the edit from the sync that
+        # resends it). So the full price is checked first, though an echo costs less.
+        if not self.frames.affords(1 - self.ECHO_COST):
+            await self.rate_limited()
+            return
         try:
             data = mirror.accept(update, max_bytes=limit("CODE_DOCUMENT_MAX_BYTES"))
         except yjs.DocumentTooLarge as exc:
@@ -796,8 +811,7 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             return
         if data is None:
             return  # nothing new: an echo, or a resent update
-        if not await self.charge(1 - self.ECHO_COST):
-            return  # closed: the mirror, which holds the refused edit, goes with it
+        self.frames.take(1 - self.ECHO_COST)  # affordable: checked above
         try:
             await CodeLogWriter.for_loop().append(
                 room_id=self.room_id, user=self.user, data=data, sender=self.channel_name
