@@ -54,6 +54,13 @@ def doc_text(doc: Doc, name: str = CODE_TEXT) -> str:
         return ""
 
 
+def state_vector(doc: Doc) -> dict[int, int]:
+    """The document's state vector, client id -> clock. Its encoding lists the clients in
+    no fixed order, so two equal documents may encode it differently: compare these."""
+    reader = _Reader(doc.get_state())
+    return {reader.uint(): reader.uint() for _ in range(reader.uint())}
+
+
 def has_pending(update: bytes, doc: Doc) -> bool:
     """Whether `doc` holds back part of `update` because something it builds on is
     missing: the diff of the update against the doc's state still has structs."""

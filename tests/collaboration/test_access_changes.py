@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import Client
 from pycrdt import Doc, Text, create_update_message
 
-from collaboration import selectors, services
+from collaboration import selectors, services, yjs
 from collaboration.models import AuditEvent, ChatMessage, CodeUpdate, Role
 from medilytica_site.asgi import application
 
@@ -272,7 +272,11 @@ async def test_the_store_refuses_an_edit_whose_notice_was_lost(team, general, no
     await bob.send_to(bytes_data=an_update("first"))
     await db_until(denied("code.edit", team.editor), what="the refusal")
     await bob.send_to(bytes_data=an_update("second"))  # refused by the socket: read-only now
-    assert await bob.receive_nothing(timeout=0.1)  # and still open
+    # Each refusal is answered (y-protocols' "permission denied"), and the socket stays open.
+    for _ in range(2):
+        refusal = await bob.receive_from()
+        assert refusal[:2] == bytes([yjs.MESSAGE_AUTH, 0]) and b"not edit it" in refusal
+    assert await bob.receive_nothing(timeout=0.1)
     await finish(bob)
     assert await updates_by(team.editor) == 0
     assert await stored_text(general) == ""

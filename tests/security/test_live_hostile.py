@@ -57,6 +57,8 @@ ENV = {
     "CODE_SOCKET_RATE": "20",
     "CODE_SOCKET_BURST": "50",
     "WS_SEND_BUFFER_LIMIT": str(3 << 20),  # above the biggest update (2 MB), below 16 MB
+    # Ten pastes of 900 KB pass the buffers and the cap; the document may hold them.
+    "CODE_DOCUMENT_MAX_BYTES": str(16 << 20),
 }
 
 
