@@ -189,6 +189,7 @@ class Api:
             json={
                 "dataset": dataset_id,
                 "target": "diagnosis",
+                "positive_class": "malignant",
                 "model_type": "neural_network",
                 "name": name,
                 "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0},

@@ -436,6 +436,7 @@ def start_network_run(api: httpx.Client, epochs: int, **hyper) -> str:
         json={
             "dataset": api.dataset_id,
             "target": "diagnosis",
+            "positive_class": "malignant",
             "model_type": "neural_network",
             "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0, **hyper},
         },

@@ -63,6 +63,7 @@ def test_web_processes_and_worker_share_files_through_the_bucket(s3_endpoint, tm
             json={
                 "dataset": dataset["id"],
                 "target": "diagnosis",
+                "positive_class": "malignant",
                 "model_type": "logistic_regression",
             },
         )

@@ -131,7 +131,12 @@ def test_user_path_reads_and_writes_the_bucket_only(
     with django_capture_on_commit_callbacks(execute=True):
         started = editor.post(
             "/api/train/start",
-            {"dataset": dataset_id, "target": "diagnosis", "model_type": "logistic_regression"},
+            {
+                "dataset": dataset_id,
+                "target": "diagnosis",
+                "positive_class": "malignant",
+                "model_type": "logistic_regression",
+            },
             format="json",
         )
     assert started.status_code == 202, started.content
@@ -189,7 +194,7 @@ def test_deleting_a_workspace_removes_its_objects(
     dataset = dataset_ingest(user=team.owner, workspace=workspace, source=str(path))
     config = run_config_build(
         dataset=dataset,
-        data={"target": "diagnosis", "model_type": "decision_tree"},
+        data={"target": "diagnosis", "positive_class": "malignant", "model_type": "decision_tree"},
         user=team.owner,
     )
     run = run_start(user=team.owner, dataset=dataset, config=config, enqueue=False)

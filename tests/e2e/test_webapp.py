@@ -43,6 +43,7 @@ def start_run(site, dataset: dict, name: str, epochs: int, **hyper) -> str:
         json={
             "dataset": dataset["id"],
             "target": "diagnosis",
+            "positive_class": "malignant",
             "model_type": "neural_network",
             "name": name,
             "hyperparameters": {"hidden_layers": [16], "epochs": epochs, "patience": 0, **hyper},
@@ -183,6 +184,8 @@ def test_a_new_network_run_draws_its_loss_curve_epoch_by_epoch(ui, dataset, fini
     expect(page.get_by_role("heading", level=1, name="New training run")).to_be_visible()
     page.get_by_label("Dataset", exact=True).select_option(label=dataset["name"])
     page.get_by_label("Target").select_option("diagnosis")
+    # Neither label names the event: the form asks which one is.
+    page.get_by_label("Positive class").select_option(label="malignant")
     page.get_by_label("Model type").select_option(label="Neural network")
     page.get_by_label("epochs", exact=True).fill(str(EPOCHS))
     # Small batches: an epoch takes long enough to watch the curve grow.

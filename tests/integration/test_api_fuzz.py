@@ -108,6 +108,7 @@ def seed(base_url: str) -> dict:
                 json={
                     "dataset": dataset["id"],
                     "target": "outcome",
+                    "positive_class": "b",
                     "model_type": model_type,
                     "hyperparameters": hyper,
                 },

@@ -200,6 +200,7 @@ def test_a_redis_outage_mid_run_loses_nothing_on_the_socket(stack, api):
                 json={
                     "dataset": api.dataset_id,
                     "target": "diagnosis",
+                    "positive_class": "malignant",
                     "model_type": "decision_tree",
                 },
             )

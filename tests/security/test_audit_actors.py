@@ -147,7 +147,12 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
     _ok(staff.post("/admin/datasets/dataset/", reprofile), 302)
 
     # Training: a run trained by the (synchronous) worker; its results; a run stopped.
-    start = {"dataset": dataset_id, "target": "outcome", "model_type": "logistic_regression"}
+    start = {
+        "dataset": dataset_id,
+        "target": "outcome",
+        "positive_class": "sick",
+        "model_type": "logistic_regression",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         run_id = _ok(editor.post("/api/train/start", start, format="json"), 202).json()["id"]
     run = TrainingRun.objects.get(pk=run_id)
