@@ -1,5 +1,6 @@
 // The confusion matrix as a heatmap and as a table, in counts or normalised by the true
-// class (each row sums to 100 %), at the default or the tuned decision threshold.
+// class (each row sums to 100 %), at the operating threshold (what predict applies;
+// shown first) or at 0.5.
 import { lazy, useId, useState } from "react";
 import { formatCount, formatLabel, formatNumber, formatShare } from "./format";
 import { ChartFrame, NoData, ResultSection } from "./ResultSection";
@@ -17,8 +18,8 @@ export function ConfusionSection({
   threshold: Threshold | null;
 }) {
   const [scale, setScale] = useState<ConfusionScale>("counts");
-  const [tuned, setTuned] = useState(false);
-  const shown = tuned && threshold ? threshold.confusion_matrix : confusion;
+  const [atOperatingPoint, setAtOperatingPoint] = useState(true);
+  const shown = atOperatingPoint && threshold ? threshold.confusion_matrix : confusion;
   return (
     <ResultSection title="Confusion matrix">
       {!shown ? (
@@ -38,12 +39,12 @@ export function ConfusionSection({
             {threshold && (
               <Choice
                 legend="Decision threshold"
-                value={tuned ? "tuned" : "default"}
+                value={atOperatingPoint ? "operating" : "half"}
                 options={[
-                  ["default", "0.5"],
-                  ["tuned", `${formatNumber(threshold.value)} (tuned)`],
+                  ["operating", `${formatNumber(threshold.value)} (operating point)`],
+                  ["half", "0.5"],
                 ]}
-                onChange={(value) => setTuned(value === "tuned")}
+                onChange={(value) => setAtOperatingPoint(value === "operating")}
               />
             )}
           </div>

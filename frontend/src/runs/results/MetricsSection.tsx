@@ -1,7 +1,16 @@
 // Every metric of the run on its test split. Binary classifiers are measured at two
-// decision thresholds: 0.5 (what `predict` does) and the cut-off tuned on the
-// validation rows (Youden's J), which the registered model applies.
-import { formatCount, formatLabel, formatNumber, metricRows, type MetricRow } from "./format";
+// decision thresholds: 0.5 and the operating point, which the registered model applies
+// in predict, chosen by the run's rule on out-of-fold predictions over the training
+// rows. With them: 95% bootstrap intervals and, when asked for, k-fold cross-validation.
+import {
+  formatCount,
+  formatLabel,
+  formatNumber,
+  metricName,
+  metricRows,
+  ruleText,
+  type MetricRow,
+} from "./format";
 import { NoData, ResultSection } from "./ResultSection";
 import type { Label, Metrics, Threshold } from "./types";
 
@@ -26,6 +35,8 @@ export function MetricsSection({
       ) : (
         <MetricsTable rows={rows} threshold={threshold} />
       )}
+      {metrics.confidence_intervals && <IntervalsTable intervals={metrics.confidence_intervals} />}
+      {metrics.cross_validation && <CrossValidationTable cv={metrics.cross_validation} />}
       {metrics.per_class && Object.keys(metrics.per_class).length > 0 && (
         <PerClassTable perClass={metrics.per_class} />
       )}
@@ -34,13 +45,92 @@ export function MetricsSection({
 }
 
 function ThresholdNote({ threshold }: { threshold: Threshold }) {
+  const where =
+    threshold.chosen_on === "out_of_fold"
+      ? ` on out-of-fold predictions over ${formatCount(threshold.n_rows)} training rows (${threshold.cv_folds} folds)`
+      : threshold.chosen_on === "fixed"
+        ? ""
+        : ` on the ${threshold.chosen_on} rows`;
   return (
     <p className="results-fact">
-      Decision threshold: {formatNumber(threshold.value)} (predict {formatLabel(threshold.positive_class)} when its
-      probability is at least this), chosen by Youden&rsquo;s J (sensitivity + specificity − 1) on the{" "}
-      {threshold.chosen_on} rows
-      {threshold.validation_youden_j !== null && <>, J = {formatNumber(threshold.validation_youden_j)}</>}.
+      Operating threshold: {formatNumber(threshold.value)} (predict {formatLabel(threshold.positive_class)} when its
+      probability is at least this, as the registered model does), chosen by {ruleText(threshold.rule)}
+      {where}
+      {threshold.oof_sensitivity !== null && threshold.oof_specificity !== null && (
+        <>
+          ; there, sensitivity {formatNumber(threshold.oof_sensitivity)} and specificity{" "}
+          {formatNumber(threshold.oof_specificity)}
+        </>
+      )}
+      .
     </p>
+  );
+}
+
+type Intervals = NonNullable<Metrics["confidence_intervals"]>;
+type CrossValidation = NonNullable<Metrics["cross_validation"]>;
+
+function IntervalsTable({ intervals }: { intervals: Intervals }) {
+  const level = Math.round(intervals.level * 100);
+  return (
+    <table aria-label={`${level}% confidence intervals`} className="results-table">
+      <caption>
+        {level}% confidence intervals: {formatCount(intervals.resamples)} stratified bootstrap resamples of the
+        test rows, at threshold {formatNumber(intervals.threshold)}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Metric</th>
+          <th scope="col" className="num">
+            Estimate
+          </th>
+          <th scope="col" className="num">
+            {level}% interval
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(intervals.metrics).map(([key, interval]) => (
+          <tr key={key}>
+            <th scope="row">{metricName(key)}</th>
+            <td className="num">{formatNumber(interval.estimate)}</td>
+            <td className="num">
+              {formatNumber(interval.lower)} to {formatNumber(interval.upper)}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function CrossValidationTable({ cv }: { cv: CrossValidation }) {
+  return (
+    <table aria-label="Cross-validation" className="results-table">
+      <caption>
+        {cv.folds}-fold cross-validation over {formatCount(cv.n_rows)} training rows
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Metric</th>
+          <th scope="col" className="num">
+            Mean
+          </th>
+          <th scope="col" className="num">
+            Standard deviation
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {Object.entries(cv.metrics).map(([key, summary]) => (
+          <tr key={key}>
+            <th scope="row">{metricName(key)}</th>
+            <td className="num">{formatNumber(summary.mean)}</td>
+            <td className="num">{formatNumber(summary.std)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
@@ -56,7 +146,7 @@ function MetricsTable({ rows, threshold }: { rows: MetricRow[]; threshold: Thres
                 At threshold 0.5
               </th>
               <th scope="col" className="num">
-                At threshold {formatNumber(threshold.value)} (tuned)
+                At threshold {formatNumber(threshold.value)} (operating point)
               </th>
             </>
           ) : (

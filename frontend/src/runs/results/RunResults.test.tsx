@@ -92,9 +92,18 @@ describe("RunResults", { timeout: 20_000 }, () => {
     expect(cells(row(table, /Specificity/))).toEqual(["0.9452", "0.9167"]);
     expect(cells(row(table, /MCC/))).toEqual(["0.8112", "0.8112"]);
     expect(cells(row(table, "Brier score"))).toEqual(["0.07120 (any threshold)"]);
-    expect(within(table).getByRole("columnheader", { name: "At threshold 0.3125 (tuned)" })).toBeInTheDocument();
+    expect(within(table).getByRole("columnheader", { name: "At threshold 0.3125 (operating point)" })).toBeInTheDocument();
     expect(screen.getByText("Positive class: malignant")).toBeInTheDocument();
-    expect(screen.getByText(/Decision threshold: 0.3125/)).toHaveTextContent(/Youden/);
+    expect(screen.getByText(/Operating threshold: 0.3125/)).toHaveTextContent(
+      /Youden's J .* on out-of-fold predictions over 455 training rows \(5 folds\)/,
+    );
+
+    const intervals = screen.getByRole("table", { name: "95% confidence intervals" });
+    expect(cells(row(intervals, "ROC AUC"))).toEqual(["0.9712", "0.9401 to 0.9930"]);
+    expect(cells(row(intervals, /NPV/))).toEqual(["0.9200", "0.8600 to 0.9700"]);
+    const cv = screen.getByRole("table", { name: "Cross-validation" });
+    expect(within(cv).getByText("5-fold cross-validation over 455 training rows")).toBeInTheDocument();
+    expect(cells(row(cv, "ROC AUC"))).toEqual(["0.9650", "0.01200"]);
   });
 
   it("shows every section of a binary classifier, each chart by its name", async () => {
@@ -108,6 +117,7 @@ describe("RunResults", { timeout: 20_000 }, () => {
       "Precision–recall curve",
       "Calibration",
       "Feature importance",
+      "Columns left out",
       "Subgroups",
     ]);
     await waitFor(() => expect(screen.queryByText("Loading chart…")).not.toBeInTheDocument());
@@ -122,6 +132,8 @@ describe("RunResults", { timeout: 20_000 }, () => {
     expect(screen.getByText(/AUC 0.9712 for malignant/)).toBeInTheDocument();
     const subgroups = screen.getByRole("table", { name: "Subgroup metrics" });
     expect(cells(row(subgroups, "(missing)"))).toEqual(["4", "—", "1.000", "—", "1.000", "1.000", "1.000"]);
+    const leftOut = screen.getByRole("table", { name: "Columns left out" });
+    expect(cells(row(leftOut, "patient_id"))).toEqual(["likely identifier (dataset profile: every value is different)"]);
   });
 
   it("switches the confusion matrix between counts and normalised shares", async () => {
@@ -131,14 +143,16 @@ describe("RunResults", { timeout: 20_000 }, () => {
     await user.click(screen.getAllByText("Table")[0]);
     const table = screen.getByRole("table", { name: /rows are the true class/ });
     const malignant = () => cells(row(table, "True malignant"));
-    expect(malignant()).toEqual(["6", "36"]);
+    // First at the operating point, which predict applies.
+    expect(screen.getByRole("radio", { name: "0.3125 (operating point)" })).toBeChecked();
+    expect(malignant()).toEqual(["3", "39"]);
 
     await user.click(screen.getByRole("radio", { name: "Normalised" }));
     expect(screen.getByRole("radio", { name: "Normalised" })).toBeChecked();
-    expect(malignant()).toEqual(["14.3%", "85.7%"]);
-
-    await user.click(screen.getByRole("radio", { name: "0.3125 (tuned)" }));
     expect(malignant()).toEqual(["7.1%", "92.9%"]);
+
+    await user.click(screen.getByRole("radio", { name: "0.5" }));
+    expect(malignant()).toEqual(["14.3%", "85.7%"]);
   });
 
   it("shows R² for a regression run and no classifier views", async () => {

@@ -5,6 +5,7 @@
 import { ApiError } from "@/api/client";
 import { ErrorState, Loading } from "@/components/states";
 import { ConfusionSection } from "./ConfusionSection";
+import { ExcludedColumnsSection } from "./ExcludedColumnsSection";
 import { CalibrationSection, PrSection, RocSection } from "./CurveSections";
 import { FeatureImportanceSection } from "./FeatureImportanceSection";
 import { GraphSection } from "./GraphSection";
@@ -45,6 +46,7 @@ export function RunResults({ runId }: { runId: string }) {
         </>
       )}
       <FeatureImportanceSection importance={data.feature_importance} />
+      <ExcludedColumnsSection excluded={data.excluded_columns} />
       {data.subgroup_metrics && <SubgroupsSection subgroups={data.subgroup_metrics} />}
       <GraphSection query={graph} />
     </div>

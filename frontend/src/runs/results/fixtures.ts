@@ -29,6 +29,22 @@ export const binaryResults: RunResultsPayload = {
     roc_auc: 0.9712,
     average_precision: 0.9555,
     brier_score: 0.0712,
+    confidence_intervals: {
+      level: 0.95,
+      method: "stratified_bootstrap_percentile",
+      resamples: 1000,
+      seed: 42,
+      threshold: 0.3125,
+      metrics: {
+        roc_auc: { estimate: 0.9712, lower: 0.9401, upper: 0.993 },
+        npv: { estimate: 0.92, lower: 0.86, upper: 0.97 },
+      },
+    },
+    cross_validation: {
+      folds: 5,
+      n_rows: 455,
+      metrics: { roc_auc: { mean: 0.965, std: 0.012, values: [0.95, 0.96, 0.97, 0.975, 0.97] } },
+    },
   },
   confusion_matrix: {
     labels: ["benign", "malignant"],

@@ -39,6 +39,7 @@ const CLASSIFICATION_METRICS: [string, string][] = [
   ["average_precision", "PR AUC (average precision)"],
   ["accuracy", "Accuracy"],
   ["precision", "Precision (positive predictive value)"],
+  ["npv", "NPV (negative predictive value)"],
   ["recall", "Recall"],
   ["f1", "F1"],
   ["precision_macro", "Precision (macro average)"],
@@ -72,11 +73,28 @@ const THRESHOLD_FREE = new Set([
   "n_test",
 ]);
 
+/** Numbers the metrics carry that are settings, not scores: shown in their own words. */
+const NOT_A_METRIC = new Set(["threshold"]);
+
+/** A metric's readable name, as the metrics table gives it. */
+export function metricName(key: string): string {
+  return CLASSIFICATION_METRICS.find(([name]) => name === key)?.[1] ?? REGRESSION_METRICS.find(([name]) => name === key)?.[1] ?? humanise(key);
+}
+
+/** How a threshold rule chose the cut-off, in words. */
+export function ruleText(rule: string): string {
+  if (rule === "youden") return "Youden's J (sensitivity + specificity − 1) at its highest";
+  if (rule === "0.5") return "the fixed rule 0.5";
+  const floor = /^(sensitivity|specificity)>=(.+)$/.exec(rule);
+  if (floor) return `${floor[1]} of at least ${floor[2]}`;
+  return rule;
+}
+
 export interface MetricRow {
   key: string;
   name: string;
   value: number | null;
-  /** At the tuned threshold, where the engine measured it there. */
+  /** At the operating threshold, where the engine measured it there. */
   tuned?: number | null;
   thresholdFree: boolean;
   count: boolean;
@@ -93,7 +111,8 @@ export function metricRows(
   { classification, tuned }: { classification: boolean; tuned?: BinaryScores | null },
 ): MetricRow[] {
   const values = Object.entries(metrics).filter(
-    (entry): entry is [string, number | null] => typeof entry[1] === "number" || entry[1] === null,
+    (entry): entry is [string, number | null] =>
+      !NOT_A_METRIC.has(entry[0]) && (typeof entry[1] === "number" || entry[1] === null),
   );
   const known = classification ? CLASSIFICATION_METRICS : REGRESSION_METRICS;
   const order = new Map(known.map(([key], index) => [key, index]));
