@@ -427,6 +427,7 @@ SPECTACULAR_SETTINGS = {
         "MlpSpecFormatEnum": ["medilytica.mlp"],
         "DatasetFormatEnum": "datasets.models.Dataset.Format",
         "TaskEnum": "mlmodels.models.Task",
+        "PredictWarningCodeEnum": "mlmodels.row_warnings.WARNING_CODES",
     },
 }
 

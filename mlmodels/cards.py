@@ -49,6 +49,9 @@ def model_card(*, artifact: ModelArtifact) -> dict[str, Any]:
         "metrics": artifact.metrics,
         "subgroup_metrics": artifact.subgroup_metrics,
         "decision_threshold": artifact.threshold,
+        "positive_class": artifact.positive_class,
+        "threshold_rule": _threshold_rule(artifact),
+        "excluded_columns": (artifact.extra or {}).get("excluded_columns", []),
         "lineage": {
             "source_run_id": str(artifact.source_run_id) if artifact.source_run_id else None,
             "hyperparameters": artifact.hyperparameters,
@@ -57,6 +60,12 @@ def model_card(*, artifact: ModelArtifact) -> dict[str, Any]:
             "original_filename": lineage.get("original_filename"),
         },
     }
+
+
+def _threshold_rule(artifact: ModelArtifact) -> str | None:
+    """The rule that chose the decision threshold, as the run stored it."""
+    extra = artifact.extra or {}
+    return extra.get("threshold_rule") or (extra.get("threshold") or {}).get("rule")
 
 
 def _profile_balance(artifact: ModelArtifact) -> dict[str, int] | None:

@@ -14,6 +14,7 @@ from .features import FEATURE_TYPES
 from .models import ModelArtifact, Task
 from .result_serializers import (
     REGISTRY_SUBGROUP_METRICS,
+    ExcludedColumnSerializer,
     MetricsSerializer,
     MlpSpecSerializer,
     hyperparameters_field,
@@ -314,4 +315,11 @@ class ModelCardSerializer(serializers.Serializer):
     metrics = MetricsSerializer()
     subgroup_metrics = described_json(REGISTRY_SUBGROUP_METRICS)
     decision_threshold = serializers.FloatField(allow_null=True)
+    positive_class = described_json(ScalarField(allow_null=True), allow_null=True)
+    threshold_rule = serializers.CharField(
+        allow_null=True, help_text="How decision_threshold was chosen: youden, sensitivity>=X, ..."
+    )
+    excluded_columns = ExcludedColumnSerializer(
+        many=True, help_text="Columns left out of the features, each with its reason."
+    )
     lineage = CardLineageSerializer()

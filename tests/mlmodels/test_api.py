@@ -311,6 +311,9 @@ def test_card_json_and_markdown(team, client_for, forest):
     assert card["intended_use"] == "Flag | sepsis"
     assert card["training_data"]["target_balance"] == {"sick": 120, "well": 120}
     assert card["decision_threshold"] == forest.threshold
+    # The operating point and what was left out, as the run recorded them.
+    assert card["positive_class"] == "sick" and card["threshold_rule"] == "youden"
+    assert card["excluded_columns"] == forest.extra.get("excluded_columns", [])
     assert card["lineage"]["seed"] == 42
     assert "scikit-learn" in card["lineage"]["libraries"]
     assert card["metrics"] and card["lineage"]["hyperparameters"]["n_estimators"] == 12

@@ -919,14 +919,6 @@ export interface components {
             recall: number | null;
             support: number;
         };
-        /**
-         * @description * `unseen_category` - unseen_category
-         *     * `category_case` - category_case
-         *     * `out_of_range` - out_of_range
-         *     * `ignored_column` - ignored_column
-         * @enum {string}
-         */
-        CodeEnum: "unseen_category" | "category_case" | "out_of_range" | "ignored_column";
         CodeText: {
             text: string;
             /** Format: date-time */
@@ -1508,13 +1500,18 @@ export interface components {
         ModelCard: {
             /** Format: double */
             decision_threshold: number | null;
+            /** @description Columns left out of the features, each with its reason. */
+            excluded_columns: components["schemas"]["ExcludedColumn"][];
             features: components["schemas"]["ModelFeature"][];
             intended_use: string;
             limitations: string;
             lineage: components["schemas"]["CardLineage"];
             metrics: components["schemas"]["Metrics"];
             model: components["schemas"]["CardModel"];
+            positive_class: (string | number | boolean) | null;
             subgroup_metrics: components["schemas"]["SubgroupMetrics"] | Record<string, never>;
+            /** @description How decision_threshold was chosen: youden, sensitivity>=X, ... */
+            threshold_rule: string | null;
             training_data: components["schemas"]["CardTrainingData"];
         };
         /** @description A column the model reads (mlmodels/features.py), in the order it reads them. */
@@ -1750,7 +1747,7 @@ export interface components {
         };
         /** @description Something predict accepted in a row but could not use as sent (row_warnings.py). */
         PredictWarning: {
-            code: components["schemas"]["CodeEnum"];
+            code: components["schemas"]["PredictWarningCodeEnum"];
             column: string;
             /** @description category_case: the known category the value resembles. */
             known?: string;
@@ -1766,6 +1763,14 @@ export interface components {
             /** @description The value sent (not for ignored_column). */
             value?: (string | number | boolean) | null;
         };
+        /**
+         * @description * `unseen_category` - unseen_category
+         *     * `category_case` - category_case
+         *     * `out_of_range` - out_of_range
+         *     * `ignored_column` - ignored_column
+         * @enum {string}
+         */
+        PredictWarningCodeEnum: "unseen_category" | "category_case" | "out_of_range" | "ignored_column";
         Preview: {
             columns: string[];
             limit: number;
