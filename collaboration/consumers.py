@@ -442,7 +442,7 @@ class ChatConsumer(RoomMixin, AuthenticatedJsonConsumer):
     async def message_post(self, text) -> None:
         try:
             message = await database_sync_to_async(services.chat_message_create)(
-                room_id=self.room_id, user=self.user, text=text
+                room_id=self.room_id, user=self.user, text=text, request=self.scope
             )
         except services.ChatForbidden as exc:
             # Access went before its notice arrived: the store refused; close now.
@@ -680,6 +680,7 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
         self.group = code_group(self.room_id)
         self.can_edit = role_allows(self.role, Role.EDITOR)
         self.refused_edits = 0
+        self.edit_audited = False
         self.frames = FrameBucket(rate=limit("CODE_SOCKET_RATE"), burst=limit("CODE_SOCKET_BURST"))
         self.closing = False
         # The awareness client this socket speaks for (its first own entry says which),
@@ -830,6 +831,20 @@ class CodeConsumer(RoomMixin, AuthenticatedBinaryConsumer):
             logger.exception("code room %s: update not stored", self.room_id)
             await self.mirror_drop(mirror)
             await self.close(code=CLOSE_SERVER_ERROR)
+        else:
+            if not self.edit_audited:
+                # Each update is stored with its author; the audit trail gets one row a
+                # socket, at its first stored edit, with the address it came from.
+                self.edit_audited = True
+                await database_sync_to_async(services.audit_record)(
+                    action="code.edit",
+                    user=self.user,
+                    object_type="room",
+                    object_id=self.room_id,
+                    workspace_id=self.workspace_id,
+                    request=self.scope,
+                    detail={"role": self.role},
+                )
 
     async def mirror_drop(self, mirror: yjs.DocMirror) -> None:
         """`mirror` holds an edit the database does not: no new socket may sync from

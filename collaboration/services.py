@@ -386,12 +386,14 @@ def chat_message_create(
     text: str,
     kind: str = ChatMessage.Kind.USER,
     data: dict | None = None,
+    request=None,
 ) -> ChatMessage:
     """Save a message as the room's next one (no broadcast; see chat_message_post).
 
     User messages are checked for length and for the per-user rate, which is
-    counted in the database so that every server process sees the same count.
-    Raises ChatRejected.
+    counted in the database so that every server process sees the same count, and
+    audited with their author and address (`request`: an HttpRequest or an ASGI
+    scope). Raises ChatRejected.
     """
     now = timezone.now()
     if kind == ChatMessage.Kind.USER:
@@ -421,8 +423,10 @@ def chat_message_create(
                 f"At most {limit('CHAT_RATE_LIMIT')} messages in {limit('CHAT_RATE_WINDOW')} s; "
                 f"try again in {max(wait, 0.1):.1f} s.",
             )
-    seq = Room.objects.filter(pk=room_id).values_list("last_message_seq", flat=True).get()
-    return ChatMessage.objects.create(
+    seq, workspace_id = (
+        Room.objects.filter(pk=room_id).values_list("last_message_seq", "workspace_id").get()
+    )
+    message = ChatMessage.objects.create(
         room_id=room_id,
         seq=seq,
         user=_author(user),
@@ -432,6 +436,16 @@ def chat_message_create(
         data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
         created_at=now,
     )
+    if kind == ChatMessage.Kind.USER:
+        audit_record(
+            action="chat.message",
+            user=user,
+            object_type="chat_message",
+            object_id=message.pk,
+            workspace_id=workspace_id,
+            request=request,
+        )
+    return message
 
 
 def _group_send(group: str, message: dict) -> None:

@@ -56,6 +56,7 @@ async def ws_open(user, path: str) -> WebsocketCommunicator:
         ticket = await database_sync_to_async(ws_ticket_issue)(user=user)
         path = f"{path}?ticket={ticket}"
     communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+    communicator.scope["client"] = ["127.0.0.1", 50000]  # the peer, as daphne gives it
     connected, _ = await communicator.connect()
     assert connected
     return communicator

@@ -147,9 +147,14 @@ async def test_viewer_receives_updates_but_cannot_edit(team, general):
         assert text_of(editor) == "editor text"
     assert await stored_text(general) == "editor text"
     denied = await database_sync_to_async(
-        lambda: list(AuditEvent.objects.filter(action="code.edit").values("outcome", "username"))
+        lambda: list(
+            AuditEvent.objects.filter(action="code.edit")
+            .order_by("outcome")
+            .values_list("outcome", "username")
+        )
     )()
-    assert denied == [{"outcome": "denied", "username": "carol"}]
+    # The editor's edits: one row for the socket; the viewer's refusal: one row.
+    assert denied == [("denied", "carol"), ("success", "bob")]
 
 
 async def test_a_lost_relay_is_filled_in_from_the_log(team, general, monkeypatch):

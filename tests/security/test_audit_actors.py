@@ -9,28 +9,34 @@ modules' public functions, so that a new service without an actor fails here too
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from datetime import timedelta
 
 import pytest
 import skops.io as sio
+from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
+from pycrdt import Text
 from rest_framework.test import APIClient
 from sklearn.linear_model import LogisticRegression
 
 import datasets.services
 import mlmodels.services
 import training.services
-from collaboration.models import AuditEvent
+from collaboration.models import AuditEvent, Room
 from training.models import RunStatus, TrainingRun
 
+from ..collaboration.conftest import code_client, json_of_type, ws_open
 from ..factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 ADDRESS = "203.0.113.7"
+SOCKET_ADDRESS = "127.0.0.1"  # what Channels' test communicator gives as the peer
 
 # Rows no person acted for, by action; each must say so with detail {"actor": "system"}.
 SYSTEM_ACTIONS = {
@@ -256,3 +262,40 @@ def test_workspace_and_membership_changes_record_who_and_from_where(team):
         "workspace.update",
     ]
     assert {(event.user_id, event.remote_addr) for event in events} == {(team.owner.pk, ADDRESS)}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chat_messages_and_code_edits_record_who_and_from_where(team):
+    """Through the sockets: a chat message is audited with its author and the socket's
+    address; a code socket's edits get one row, at its first stored edit."""
+    general = await database_sync_to_async(Room.objects.get)(
+        workspace=team.workspace, name=Room.GENERAL
+    )
+    before = await database_sync_to_async(
+        lambda: set(AuditEvent.objects.values_list("pk", flat=True))
+    )()
+    chat = await ws_open(team.editor, f"/ws/chat/{general.pk}")
+    await json_of_type(chat, "history")
+    await chat.send_json_to({"type": "message", "text": "hello"})
+    await json_of_type(chat, "message")
+    await chat.disconnect()
+
+    def new_rows():
+        return list(
+            AuditEvent.objects.exclude(pk__in=before)
+            .order_by("action")
+            .values_list("action", "user_id", "remote_addr")
+        )
+
+    async with code_client(team.editor, general.pk) as doc:
+        doc.get("code", type=Text).insert(0, "x = 1")
+        doc.get("code", type=Text).insert(0, "# two edits, one row\n")
+        deadline = time.monotonic() + 5
+        while len(await database_sync_to_async(new_rows)()) < 2:
+            assert time.monotonic() < deadline, "the code socket's edit was never audited"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the second edit, stored too, adds no row
+
+    rows = await database_sync_to_async(new_rows)()
+    assert [action for action, _, _ in rows] == ["chat.message", "code.edit"]
+    assert {(user, address) for _, user, address in rows} == {(team.editor.pk, SOCKET_ADDRESS)}
