@@ -101,6 +101,7 @@ describe("RunResults", { timeout: 20_000 }, () => {
     const intervals = screen.getByRole("table", { name: "95% confidence intervals" });
     expect(cells(row(intervals, "ROC AUC"))).toEqual(["0.9712", "0.9401 to 0.9930"]);
     expect(cells(row(intervals, /NPV/))).toEqual(["0.9200", "0.8600 to 0.9700"]);
+    expect(cells(row(intervals, "PPV (positive predictive value)"))).toEqual(["0.9000", "0.8100 to 0.9600"]);
     const cv = screen.getByRole("table", { name: "Cross-validation" });
     expect(within(cv).getByText("5-fold cross-validation over 455 training rows")).toBeInTheDocument();
     expect(cells(row(cv, "ROC AUC"))).toEqual(["0.9650", "0.01200"]);

@@ -38,6 +38,7 @@ export const binaryResults: RunResultsPayload = {
       metrics: {
         roc_auc: { estimate: 0.9712, lower: 0.9401, upper: 0.993 },
         npv: { estimate: 0.92, lower: 0.86, upper: 0.97 },
+        ppv: { estimate: 0.9, lower: 0.81, upper: 0.96 },
       },
     },
     cross_validation: {

@@ -78,6 +78,7 @@ const NOT_A_METRIC = new Set(["threshold"]);
 
 /** A metric's readable name, as the metrics table gives it. */
 export function metricName(key: string): string {
+  if (key === "ppv") return "PPV (positive predictive value)";
   return CLASSIFICATION_METRICS.find(([name]) => name === key)?.[1] ?? REGRESSION_METRICS.find(([name]) => name === key)?.[1] ?? humanise(key);
 }
 
