@@ -203,17 +203,32 @@ def snake_name(name: str) -> str:
 def identifier_reason(
     name: str, column: pa.ChunkedArray, profile: dict[str, Any], rows: int
 ) -> str | None:
-    """Why this column probably identifies a person (PHI), or None."""
+    """Why this column probably identifies a person (PHI), or None.
+
+    The values decide, by pattern and uniqueness; a name is only a hint that must be
+    borne out by them. A column named like an identifier (`mrn`, `patient_id`,
+    `first_name`, `address`) is flagged when most of its values are distinct, one
+    named like a birth date when it holds dates; e-mail, social security, phone and
+    record-number patterns and a value unique to every row are flagged whatever the
+    column is called. So `ward_id`, `visit_no` or `test_name`, whose values repeat,
+    stay features.
+    """
     snake = snake_name(name)
-    for pattern, reason in IDENTIFIER_NAMES:
-        if re.search(pattern, snake):
-            return reason
     present = rows - profile["missing"]
-    unique_ratio = profile["unique"] / present if present else 0.0
-    if GENERIC_ID_NAME.search(snake) and unique_ratio >= 0.5 and profile["kind"] != "boolean":
-        return "the column name suggests an identifier and most values are distinct"
-    if not pa.types.is_string(column.type) or not present:
+    if not present:
         return None
+    unique_ratio = profile["unique"] / present
+    hint = next((reason for pattern, reason in IDENTIFIER_NAMES if re.search(pattern, snake)), None)
+    if hint is None and GENERIC_ID_NAME.search(snake):
+        hint = "the column name suggests an identifier"
+    if hint is not None:
+        if "date of birth" in hint:
+            if profile["kind"] == "datetime" and profile["unique"] > 1:
+                return f"{hint} and its values are dates"
+        elif unique_ratio >= 0.5 and profile["kind"] != "boolean" and profile["unique"] > 1:
+            return f"{hint} and most values are distinct"
+    if not pa.types.is_string(column.type):
+        return _unique_per_row(profile, present)
     sample = [v for v in _head(column, CONTENT_SAMPLE) if v is not None and v.strip()]
     if sample:
         for pattern, share, reason in IDENTIFIER_VALUES:
@@ -224,6 +239,14 @@ def identifier_reason(
             return (
                 "values look like record numbers (a short prefix and digits, nearly all distinct)"
             )
+    return _unique_per_row(profile, present)
+
+
+def _unique_per_row(profile: dict[str, Any], present: int) -> str | None:
+    """Text unique to every row can single out a person; a number cannot be told from a
+    measurement that happens not to repeat, so only its name (above) flags it."""
+    if profile["kind"] not in ("text", "categorical"):
+        return None
     if present >= UNIQUE_PER_ROW_MIN_ROWS and profile["unique"] == present:
         return "every value is different (unique per row), so it can single out a person"
     return None
