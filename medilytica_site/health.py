@@ -1,4 +1,7 @@
-"""`GET /api/health`: can this process reach the database, the channel layer and the workers?"""
+"""Health: `GET /api/health` (can this process reach the database, the channel layer and
+the workers?), and for load balancers `GET /api/health/live` (the process answers) and
+`GET /api/health/ready` (it can serve: database and channel layer; workers reported but
+never failing it, since stalled training is no reason to pull a web process)."""
 
 from __future__ import annotations
 
@@ -91,24 +94,58 @@ class HealthSerializer(serializers.Serializer):
     workers = WorkersSerializer()
 
 
-class HealthView(APIView):
-    """Liveness and readiness in one: 200 when everything answers, 503 otherwise."""
+class LiveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+
+class ProbeView(APIView):
+    """Anyone may probe, without a session, a token or a throttle."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = []
 
+
+def _parts() -> dict:
+    return {
+        "database": check_database(),
+        "channel_layer": check_channel_layer(),
+        "workers": check_workers(),
+    }
+
+
+def _serves(body: dict) -> bool:
+    return body["database"] == "ok" and body["channel_layer"] == "ok"
+
+
+class HealthView(ProbeView):
+    """Everything at once: 200 when every part answers, 503 otherwise (for alerting)."""
+
     @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
     def get(self, request):
-        body = {
-            "database": check_database(),
-            "channel_layer": check_channel_layer(),
-            "workers": check_workers(),
-        }
-        healthy = (
-            body["database"] == "ok"
-            and body["channel_layer"] == "ok"
-            and body["workers"]["status"] in ("ok", "sync")
-        )
+        body = _parts()
+        healthy = _serves(body) and body["workers"]["status"] in ("ok", "sync")
         body["status"] = "ok" if healthy else "degraded"
         return Response(body, status=200 if healthy else 503)
+
+
+class LiveView(ProbeView):
+    """The process answers requests: 200 always, touching nothing else (a restart is
+    what a failed liveness probe asks for, and no database outage needs one)."""
+
+    @extend_schema(responses={200: LiveSerializer})
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadyView(ProbeView):
+    """This process can serve: 200 when the database and the channel layer answer, 503
+    otherwise. Workers are reported, never failing it: stalled training is something
+    to alert on, not a reason to take web processes out of the pool."""
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer})
+    def get(self, request):
+        body = _parts()
+        ready = _serves(body)
+        body["status"] = "ok" if ready else "degraded"
+        return Response(body, status=200 if ready else 503)

@@ -7,7 +7,7 @@ from drf_spectacular.views import (
 )
 
 from . import auth_views
-from .health import HealthView
+from .health import HealthView, LiveView, ReadyView
 from .views import api_not_found, index
 
 auth_patterns = [
@@ -23,6 +23,8 @@ auth_patterns = [
 api_patterns = [
     path("auth/", include(auth_patterns)),
     re_path(r"^health/?$", HealthView.as_view(), name="health"),
+    re_path(r"^health/live/?$", LiveView.as_view(), name="health-live"),
+    re_path(r"^health/ready/?$", ReadyView.as_view(), name="health-ready"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(

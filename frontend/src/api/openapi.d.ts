@@ -231,8 +231,49 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Liveness and readiness in one: 200 when everything answers, 503 otherwise. */
+        /** @description Everything at once: 200 when every part answers, 503 otherwise (for alerting). */
         get: operations["health_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/live/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The process answers requests: 200 always, touching nothing else (a restart is
+         *     what a failed liveness probe asks for, and no database outage needs one).
+         */
+        get: operations["health_live_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/ready/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description This process can serve: 200 when the database and the channel layer answer, 503
+         *     otherwise. Workers are reported, never failing it: stalled training is something
+         *     to alert on, not a reason to take web processes out of the pool.
+         */
+        get: operations["health_ready_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1253,6 +1294,14 @@ export interface components {
          * @enum {string}
          */
         LineageSourceEnum: "training" | "upload";
+        Live: {
+            status: components["schemas"]["LiveStatusEnum"];
+        };
+        /**
+         * @description * `ok` - ok
+         * @enum {string}
+         */
+        LiveStatusEnum: "ok";
         LogoutRequest: {
             refresh?: string;
         };
@@ -3052,6 +3101,52 @@ export interface operations {
         };
     };
     health_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    health_live_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Live"];
+                };
+            };
+        };
+    };
+    health_ready_retrieve: {
         parameters: {
             query?: never;
             header?: never;
