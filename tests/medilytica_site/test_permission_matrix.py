@@ -32,6 +32,8 @@ PUBLIC = {
     "api/auth/token/refresh",
     "api/auth/login",
     "api/health",
+    "api/health/live",
+    "api/health/ready",
     "api/schema",
     "api/docs",
     "api/redoc",
