@@ -73,60 +73,66 @@ type CrossValidation = NonNullable<Metrics["cross_validation"]>;
 function IntervalsTable({ intervals }: { intervals: Intervals }) {
   const level = Math.round(intervals.level * 100);
   return (
-    <table aria-label={`${level}% confidence intervals`} className="results-table">
-      <caption>
-        {level}% confidence intervals: {formatCount(intervals.resamples)} stratified bootstrap resamples of the
-        test rows, at threshold {formatNumber(intervals.threshold)}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Metric</th>
-          <th scope="col" className="num">
-            Estimate
-          </th>
-          <th scope="col" className="num">
-            {level}% interval
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {Object.entries(intervals.metrics).map(([key, interval]) => (
-          <tr key={key}>
-            <th scope="row">{metricName(key)}</th>
-            <td className="num">{formatNumber(interval.estimate)}</td>
-            <td className="num">
-              {formatNumber(interval.lower)} to {formatNumber(interval.upper)}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <PerMetricTable
+      label={`${level}% confidence intervals`}
+      caption={`${level}% confidence intervals: ${formatCount(intervals.resamples)} stratified bootstrap resamples of the test rows, at threshold ${formatNumber(intervals.threshold)}`}
+      columns={["Estimate", `${level}% interval`]}
+      rows={Object.entries(intervals.metrics).map(([key, interval]) => [
+        key,
+        [formatNumber(interval.estimate), `${formatNumber(interval.lower)} to ${formatNumber(interval.upper)}`],
+      ])}
+    />
   );
 }
 
 function CrossValidationTable({ cv }: { cv: CrossValidation }) {
   return (
-    <table aria-label="Cross-validation" className="results-table">
-      <caption>
-        {cv.folds}-fold cross-validation over {formatCount(cv.n_rows)} training rows
-      </caption>
+    <PerMetricTable
+      label="Cross-validation"
+      caption={`${cv.folds}-fold cross-validation over ${formatCount(cv.n_rows)} training rows`}
+      columns={["Mean", "Standard deviation"]}
+      rows={Object.entries(cv.metrics).map(([key, summary]) => [
+        key,
+        [formatNumber(summary.mean), formatNumber(summary.std)],
+      ])}
+    />
+  );
+}
+
+/** One row per metric, by its readable name, with already formatted cells. */
+function PerMetricTable({
+  label,
+  caption,
+  columns,
+  rows,
+}: {
+  label: string;
+  caption: string;
+  columns: string[];
+  rows: [string, string[]][];
+}) {
+  return (
+    <table aria-label={label} className="results-table">
+      <caption>{caption}</caption>
       <thead>
         <tr>
           <th scope="col">Metric</th>
-          <th scope="col" className="num">
-            Mean
-          </th>
-          <th scope="col" className="num">
-            Standard deviation
-          </th>
+          {columns.map((column) => (
+            <th key={column} scope="col" className="num">
+              {column}
+            </th>
+          ))}
         </tr>
       </thead>
       <tbody>
-        {Object.entries(cv.metrics).map(([key, summary]) => (
+        {rows.map(([key, cells]) => (
           <tr key={key}>
             <th scope="row">{metricName(key)}</th>
-            <td className="num">{formatNumber(summary.mean)}</td>
-            <td className="num">{formatNumber(summary.std)}</td>
+            {cells.map((cell, index) => (
+              <td key={index} className="num">
+                {cell}
+              </td>
+            ))}
           </tr>
         ))}
       </tbody>
