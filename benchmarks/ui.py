@@ -535,29 +535,19 @@ def main() -> None:
             result.update(epoch_to_pixel(browser, base, api, stack, cancer, args.epochs))
             # The live run, finished, is the template of the long history.
             template = result.pop("run_id")
-            result.update(
-                history_render(
-                    browser,
-                    base,
-                    stack,
-                    template,
-                    args.history_epochs,
-                    args.repeats,
-                    args.history_timeout,
+            for running in (False, True):  # finished (from its results), then over the socket
+                result.update(
+                    history_render(
+                        browser,
+                        base,
+                        stack,
+                        template,
+                        args.history_epochs,
+                        args.repeats,
+                        args.history_timeout,
+                        running=running,
+                    )
                 )
-            )
-            result.update(
-                history_render(
-                    browser,
-                    base,
-                    stack,
-                    template,
-                    args.history_epochs,
-                    args.repeats,
-                    args.history_timeout,
-                    running=True,
-                )
-            )
             result.update(
                 preview_scroll(
                     browser, base, api, args.preview_rows, args.scroll_seconds, args.scroll_step
