@@ -1,6 +1,7 @@
 """scikit-learn models, fitted in stages so that every model reports a training curve.
 
-Stage sizes: random forests add trees in batches (``warm_start``), gradient boosting
+Stage sizes: random forests add trees in batches (``warm_start``, grown in chunks of
+about half a second so that a stop lands inside a long stage), gradient boosting
 reports every ``max_iter / 10`` iterations from inside one ``fit`` call, logistic
 regression continues L-BFGS in chunks of iterations, a tree or a ridge is one stage.
 Per-stage loss is measured on at most :data:`STAGE_SAMPLE_ROWS` train and validation rows.
@@ -9,12 +10,14 @@ Per-stage loss is measured on at most :data:`STAGE_SAMPLE_ROWS` train and valida
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -31,6 +34,7 @@ from .progress import Progress
 
 STAGE_SAMPLE_ROWS = 1000
 MAX_STAGES = 10
+FOREST_CHUNK_SECONDS = 0.5  # trees grown between two stop polls, in seconds of work
 _EPS = 1e-15
 
 
@@ -220,14 +224,14 @@ def _fit_forest(
     val_sum: np.ndarray | float = 0.0
     total = estimator.n_estimators
     bounds = _stage_bounds(total)
-    fitted = None
+    grower = _ForestGrower(estimator, X_train, data.y_train, progress)
     for stage, target in enumerate(bounds, start=1):
         if progress.stop_requested():
             break
-        done = len(estimator.estimators_) if fitted is not None else 0
-        estimator.set_params(n_estimators=target)
-        estimator.fit(X_train, data.y_train)
-        fitted = estimator
+        done = grower.trees
+        whole = grower.grow_to(target)  # False: stopped inside the stage
+        if grower.trees == done:
+            break
         # A forest averages its trees, so summing only the new trees' outputs keeps the
         # curve O(trees) instead of re-predicting the whole ensemble every stage.
         for tree in estimator.estimators_[done:]:
@@ -237,18 +241,55 @@ def _fit_forest(
             else:
                 train_sum = train_sum + tree.predict(X_sample, check_input=False)
                 val_sum = val_sum + tree.predict(X_val, check_input=False)
-        metrics = scorer.metrics(train_sum / target, val_sum / target)
+        metrics = scorer.metrics(train_sum / grower.trees, val_sum / grower.trees)
         progress.report(
             stage=stage,
             total_stages=len(bounds),
             metrics=metrics,
             unit="trees",
-            completed=target,
+            completed=grower.trees,
             total=total,
         )
-    if fitted is not None:
-        fitted.set_params(warm_start=False, n_estimators=len(fitted.estimators_))
-    return fitted
+        if not whole:  # the trees grown before the stop are kept, and on the curve
+            break
+    if grower.trees == 0:
+        return None
+    estimator.set_params(warm_start=False, n_estimators=grower.trees)
+    return estimator
+
+
+class _ForestGrower:
+    """Grows a ``warm_start`` forest a few trees at a time, polling for a stop between.
+
+    A stage of a big forest (a tenth of its trees) can take minutes, so trees are added
+    in chunks that take about :data:`FOREST_CHUNK_SECONDS` each (a multiple of the
+    forest's parallel jobs, sized from the time the trees so far took): a stop lands
+    within one chunk, or one tree where a single tree takes longer.
+    """
+
+    def __init__(self, estimator: Any, X: np.ndarray, y: np.ndarray, progress: Progress):
+        self.estimator, self.X, self.y, self.progress = estimator, X, y, progress
+        self.width = max(1, effective_n_jobs(estimator.n_jobs))
+        self.seconds_per_tree: float | None = None
+
+    @property
+    def trees(self) -> int:
+        return len(getattr(self.estimator, "estimators_", ()))
+
+    def grow_to(self, target: int) -> bool:
+        """Add trees until there are `target`; False when a stop came first."""
+        while (have := self.trees) < target:
+            if self.progress.stop_polled():
+                return False
+            chunk = self.width
+            if self.seconds_per_tree:
+                fits = int(FOREST_CHUNK_SECONDS / self.seconds_per_tree)
+                chunk = max(self.width, fits - fits % self.width)
+            started = time.perf_counter()
+            self.estimator.set_params(n_estimators=min(target, have + chunk))
+            self.estimator.fit(self.X, self.y)
+            self.seconds_per_tree = (time.perf_counter() - started) / (self.trees - have)
+        return True
 
 
 class _BoostingMonitor:
@@ -259,8 +300,9 @@ class _BoostingMonitor:
     so instead this object is passed as ``scoring``: early stopping calls it on a
     training subsample and on the validation rows after every iteration, with the
     estimator able to predict on those (binned) rows. It reports a stage every
-    ``chunk`` iterations and answers a stop request by returning a score that does not
-    improve, which with ``n_iter_no_change=1`` ends the fit after that iteration.
+    ``chunk`` iterations and answers a stop request (asked at each stage, and polled
+    in between) by returning a score that does not improve, which with
+    ``n_iter_no_change=1`` ends the fit after that iteration.
     """
 
     def __init__(
@@ -271,6 +313,7 @@ class _BoostingMonitor:
         self._classes = classes
         self._progress = progress
         self._calls = 0
+        self._stages = 0
         self._score = 0.0
         self._train_rows: tuple[np.ndarray, np.ndarray] | None = None
         self._scorer: StageScorer | None = None
@@ -281,8 +324,12 @@ class _BoostingMonitor:
             self._train_rows = (X[:STAGE_SAMPLE_ROWS], y[:STAGE_SAMPLE_ROWS])
             return 0.0
         done = self._calls // 2 - 1  # the first pair scores the model before any tree
-        if done in self._bounds:
-            stage = self._bounds.index(done) + 1
+        # Between two stages a stop is polled every few iterations (one iteration on a
+        # big dataset takes seconds); the iterations grown before it make a last stage.
+        stopping = done not in self._bounds and done > 0 and self._progress.stop_polled()
+        if done in self._bounds or stopping:
+            self._stages += 1
+            stage = self._stages
             X_train, y_train = self._train_rows
             if self._scorer is None:  # the same rows come back every iteration
                 self._scorer = StageScorer(self._task, self._classes, y_train, y)
@@ -297,7 +344,7 @@ class _BoostingMonitor:
                 completed=done,
                 total=self._bounds[-1],
             )
-            if done < self._bounds[-1] and self._progress.stop_requested():
+            if stopping or (done < self._bounds[-1] and self._progress.stop_requested()):
                 return self._score  # no improvement: the fit ends here
         self._score += 1.0
         return self._score

@@ -341,7 +341,11 @@ class _TorchMLP(BaseEstimator):
             module.train()
             order = torch.randperm(n, generator=generator, device=device)
             X_epoch, y_epoch = X_train[order], y_train[order]
+            stopped = False  # inside the epoch: its batches so far make the last stage
             for start in range(0, n, batch_size):
+                if start and progress is not None and progress.stop_polled():
+                    stopped = True
+                    break
                 X_batch = X_epoch[start : start + batch_size]
                 if self.batch_norm and len(X_batch) == 1:
                     continue  # BatchNorm cannot normalise a single row
@@ -378,7 +382,7 @@ class _TorchMLP(BaseEstimator):
                     completed=epoch,
                     total=self.epochs,
                 )
-            if early_stop:
+            if early_stop or stopped:
                 break
         if best_state is not None:
             module.load_state_dict(best_state)

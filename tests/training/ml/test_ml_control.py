@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,6 +79,73 @@ def test_single_stage_models_finish_when_the_stop_comes_after(diabetes, model_ty
         should_stop=stop,
     )
     assert result.status == "succeeded" and len(stop.epochs) == 1
+
+
+class StopAfter:
+    """should_stop() says yes from `seconds` after its first call on; notes when."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.first: float | None = None
+        self.flipped: float | None = None
+        self.reported: list[float] = []
+
+    def on_epoch(self, metrics: dict) -> None:
+        self.reported.append(time.monotonic())
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        self.first = self.first or now
+        if now - self.first < self.seconds:
+            return False
+        self.flipped = self.flipped or now
+        return True
+
+
+# One stage (a tenth of the trees or iterations, or one epoch) takes 10-40 s here:
+# 5,000 trees, 5,000 boosting iterations, an epoch of 8,000 single-row batches.
+LONG_STAGE = {
+    "random_forest": ({"n_estimators": 5000}, 10_000),
+    "gradient_boosting": ({"max_iter": 5000, "max_leaf_nodes": 63}, 10_000),
+    "neural_network": ({"epochs": 10, "hidden_layers": [64], "batch_size": 1}, 10_000),
+}
+
+
+@pytest.mark.parametrize("model_type", list(LONG_STAGE))
+def test_a_stop_inside_a_long_stage_lands_within_two_seconds(model_type):
+    hyperparameters, rows = LONG_STAGE[model_type]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, 20))
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)])
+    df["y"] = np.where(X[:, 0] + rng.normal(size=rows) > 0, "event", "none")
+    stop = StopAfter(1.0)
+    result = train(
+        df,
+        TrainConfig(
+            target="y",
+            positive_class="event",
+            model_type=model_type,
+            hyperparameters=hyperparameters,
+        ),
+        on_epoch=stop.on_epoch,
+        should_stop=stop,
+    )
+    returned = time.monotonic()
+    assert result.status == "stopped"
+    assert stop.flipped is not None
+    # The stop came inside the first stage: its one point on the curve is what was
+    # grown before the stop, reported after it.
+    assert len(stop.reported) == 1 and stop.reported[0] >= stop.flipped
+    assert returned - stop.flipped < 2.0, f"{returned - stop.flipped:.2f} s from stop to result"
+    # What was grown is kept, evaluated and usable.
+    estimator = result.pipeline.named_steps["model"]
+    if model_type == "random_forest":
+        assert 0 < len(estimator.estimators_) < 500
+    elif model_type == "gradient_boosting":
+        assert 0 < estimator.n_iter_ < 500
+    else:
+        assert len(estimator.history_) == 1
+    assert result.metrics["accuracy"] > 0.5
 
 
 @pytest.mark.parametrize(
