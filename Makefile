@@ -51,9 +51,12 @@ web: $(WEB_BUILD)
 
 run: install web
 	@mkdir -p var
-	@# Redis is not up yet: set-up steps run without it (and notify nobody).
-	env -u REDIS_URL $(PY) manage.py migrate --noinput
-	env -u REDIS_URL $(PY) manage.py load_demo_data
+	@# Redis is not up yet: set-up steps run without it (and notify nobody). An empty
+	@# REDIS_URL means none: manage.py reads var/redis-url only where it is unset.
+	REDIS_URL= $(PY) manage.py migrate --noinput
+	REDIS_URL= $(PY) manage.py load_demo_data
+	@# Where commands from another terminal (manage.py train) find this Redis.
+	@echo "$$REDIS_URL" > var/redis-url
 	@echo "Starting $(PROCESSES) - press Ctrl-C to stop them all."
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start $(PROCESSES)
 

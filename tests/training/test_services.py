@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -152,6 +156,85 @@ def test_train_command_sync(team, cancer, capsys):
     assert {"name": "mean radius", "reason": "excluded by request (exclude)"} in run.results[
         "excluded_columns"
     ]
+
+
+def test_train_command_finds_a_dataset_by_name_and_prints_json(team, cancer, capsys):
+    call_command(
+        "train",
+        dataset="cancer",
+        target="diagnosis",
+        model_type="decision_tree",
+        positive_class="malignant",
+        group_column="mean texture",
+        json=True,
+    )
+    captured = capsys.readouterr()
+    assert "No task queue" in captured.err  # the tests have no Redis: it trained here
+    row = json.loads(captured.out)
+    run = TrainingRun.objects.get()
+    assert row["id"] == str(run.pk) and row["status"] == "succeeded"
+    assert row["model"] == str(run.model_id) and 0.5 < row["metrics"]["accuracy"] <= 1
+    assert run.config["group_column"] == "mean texture"
+
+
+def test_train_command_is_silent_at_verbosity_0(team, cancer, capsys):
+    call_command(
+        "train",
+        dataset=str(cancer.pk),
+        target="diagnosis",
+        model_type="decision_tree",
+        positive_class="malignant",
+        sync=True,
+        verbosity=0,
+    )
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert TrainingRun.objects.get().status == RunStatus.SUCCEEDED
+
+
+def test_train_command_refuses_an_ambiguous_name(team, cancer, cancer_frame, tmp_path):
+    from tests.training.conftest import _ingest
+
+    (tmp_path / "twin").mkdir()
+    twin = _ingest(team, cancer_frame, "cancer", tmp_path / "twin")
+    with pytest.raises(CommandError, match="2 datasets are named 'cancer'") as refused:
+        call_command("train", dataset="cancer", target="diagnosis", model_type="decision_tree")
+    assert str(twin.pk) in str(refused.value) and str(cancer.pk) in str(refused.value)
+    with pytest.raises(CommandError, match="no dataset with the id or name 'nope'"):
+        call_command("train", dataset="nope", target="diagnosis", model_type="decision_tree")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ctrl_c_stops_the_run_the_command_trains(team, cancer, capsys):
+    """The first Ctrl-C stops the run as the API's stop does: it ends `stopped`, with
+    the epochs it had, within about two seconds; the command reports it."""
+    sent = {}
+
+    def interrupt_after_the_first_epoch():
+        deadline = time.monotonic() + 60
+        while not RunMetric.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sent["at"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_the_first_epoch, daemon=True).start()
+    call_command(
+        "train",
+        dataset=str(cancer.pk),
+        target="diagnosis",
+        model_type="neural_network",
+        positive_class="malignant",
+        hyperparameters=json.dumps({**NN, "epochs": 5000, "batch_size": 1}),
+        sync=True,
+    )
+    returned = time.monotonic()
+    run = TrainingRun.objects.get()
+    assert run.status == RunStatus.STOPPED
+    assert returned - sent["at"] < 3.0, f"{returned - sent['at']:.2f} s after Ctrl-C"
+    assert 0 < run.metrics.count() < 5000 and run.results["status"] == "stopped"
+    captured = capsys.readouterr()
+    assert "Stopping" in captured.err and f"Run {run.pk}: stopped" in captured.out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
 def test_train_command_from_a_config_file(team, cancer, diabetes, tmp_path):
