@@ -44,6 +44,8 @@ from .selectors import role_allows, workspace_role
 
 logger = logging.getLogger(__name__)
 
+SLOW_ADMISSION_SECONDS = 1.0  # a socket's handshake slower than this is logged, by step
+
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_BIG = 1009
@@ -127,6 +129,8 @@ class WorkspaceMemberMixin:
     close_connections_per_message = True
 
     async def __call__(self, scope, receive, send) -> None:
+        self.opened_at = time.monotonic()
+
         async def send_unless_revoked(message) -> None:
             if self.revoked and message["type"] != "websocket.close":
                 return  # access is gone: a frame still in flight is not delivered
@@ -147,8 +151,10 @@ class WorkspaceMemberMixin:
         ticket = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("ticket")
         session = self.scope.get("session")
         self.session_key = None if ticket or session is None else session.session_key
+        connecting = time.monotonic()
         await self.channel_layer.group_add(access_group(self.user.pk), self.channel_name)
         self.access_joined = True
+        joined = time.monotonic()
         self.workspace_id = await self.resolve_workspace_id()
         self.role = (
             await database_sync_to_async(workspace_role)(
@@ -161,11 +167,28 @@ class WorkspaceMemberMixin:
             await self.refuse(CLOSE_FORBIDDEN)
             return
         await self.before_accept()
+        self.note_slow_admission(connecting, joined)
         await self.accept()
         self.admitted = True
         await self.on_admitted()
         if access_recheck_seconds() > 0 and not self.revoked:
             self.access_task = asyncio.create_task(self.access_watch())
+
+    def note_slow_admission(self, connecting: float, joined: float) -> None:
+        """Log where a slow handshake waited: daphne drops one that is not accepted
+        within 5 s (`--websocket_connect_timeout`), and its client sees only an EOF."""
+        now = time.monotonic()
+        if now - self.opened_at >= SLOW_ADMISSION_SECONDS:
+            logger.warning(
+                "%s: admitting %s took %.2f s (channel %.2f s, access group %.2f s, "
+                "database and before_accept %.2f s)",
+                self.scope["path"],
+                self.user,
+                now - self.opened_at,
+                connecting - self.opened_at,
+                joined - connecting,
+                now - joined,
+            )
 
     async def dispatch(self, message) -> None:
         if self.revoked and message["type"] != "websocket.disconnect":

@@ -76,3 +76,20 @@ async def test_a_membership_added_later_needs_a_reconnect(team):
     await notify(team.workspace, "run.started")
     assert (await again.receive_json_from())["workspace"] == str(team.workspace.pk)
     await again.disconnect()
+
+
+async def test_a_slow_admission_is_logged_with_where_it_waited(team, monkeypatch, caplog):
+    """daphne drops a handshake after 5 s with no answer (the client sees an EOF), so a
+    slow one leaves a line naming its steps in the server's log."""
+    from collaboration import consumers
+
+    fast = await ws_open(team.owner, "/ws/notifications")
+    assert "admitting" not in caplog.text
+    monkeypatch.setattr(consumers, "SLOW_ADMISSION_SECONDS", 0.0)
+    slow = await ws_open(team.owner, "/ws/notifications")
+    line = next(r for r in caplog.records if "admitting" in r.getMessage())
+    assert line.levelname == "WARNING"
+    for step in ("/ws/notifications: admitting", "channel", "access group", "database"):
+        assert step in line.getMessage()
+    await fast.disconnect()
+    await slow.disconnect()

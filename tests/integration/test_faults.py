@@ -284,9 +284,19 @@ def assert_storage_full(response: httpx.Response) -> None:
     assert "storage is full" in body["detail"].lower(), body
 
 
-def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack):
+def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack, api):
     mount = stack.mount
-    kept = files_under(mount)  # what the other tests stored stays as it is
+    # What the other tests stored stays as it is; a run of theirs still going (one
+    # that failed half-way) would add its model file in the middle of this test.
+    wait_for(
+        lambda: all(
+            r["status"] in ("succeeded", "failed", "stopped")
+            for r in api.get("/api/train", params={"page_size": 100}).json()["results"]
+        ),
+        timeout=120,
+        what="the end of the other tests' runs",
+    )
+    kept = files_under(mount)
     api = signed_up_client(stack.http_urls[0], "fay")
     # 8,000 rows of random floats: about 800 KB as CSV, at least 320 KB as Parquet.
     csv = _csv(8_000)
