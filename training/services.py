@@ -213,7 +213,7 @@ def run_enqueue(*, run_id) -> None:
 
 def run_stop(*, run: TrainingRun, user, request=None) -> TrainingRun:
     """Ask a run to stop. A queued run stops at once and never starts; a running one
-    is marked `stopping` and its worker stops within one epoch or stage."""
+    is marked `stopping` and its worker stops within about 2 s (inside a long stage too)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.status in TERMINAL_STATUSES:

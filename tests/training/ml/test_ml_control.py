@@ -1,4 +1,4 @@
-"""Stopping within one stage, reproducibility with a seed, and data errors."""
+"""Stopping (between stages and inside a long one), reproducibility with a seed, and data errors."""
 
 from __future__ import annotations
 
