@@ -183,6 +183,10 @@ else:
 REDIS_URL = _secret("REDIS_URL", default="")
 MAX_TRAINING_TIME = env.int("MAX_TRAINING_TIME", default=3600)
 DEFAULT_BATCH_SIZE = env.int("DEFAULT_BATCH_SIZE", default=64)
+# Runs queued or running at once, per user and per workspace; one more is a 429. The
+# workers take queued runs round-robin across workspaces (training.services).
+RUNS_ACTIVE_PER_USER = env.int("RUNS_ACTIVE_PER_USER", default=10)
+RUNS_ACTIVE_PER_WORKSPACE = env.int("RUNS_ACTIVE_PER_WORKSPACE", default=30)
 # A running worker beats every 5 s; silence this long means it died (kill -9, OOM).
 TRAINING_HEARTBEAT_TIMEOUT = env.int("TRAINING_HEARTBEAT_TIMEOUT", default=20)
 

@@ -22,9 +22,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from collaboration.models import AuditEvent
+from collaboration.models import AuditEvent, Workspace
 from collaboration.services import audit_record, notify_workspace
 
 from .events import metrics_message, training_group
@@ -42,6 +43,10 @@ SYSTEM = "system"
 
 class RunConflict(Exception):
     """The run is in a state that does not allow the action (409)."""
+
+
+class RunLimit(Exception):
+    """The user or the workspace has as many runs queued or running as allowed."""
 
 
 class RunConfigError(Exception):
@@ -157,8 +162,41 @@ def run_start(
     """Record a queued run and hand it to the workers after the transaction commits.
 
     `config` is an engine config built by `run_config_build` (its task is decided).
-    `enqueue=False` leaves the run for the caller to execute in-process.
+    `enqueue=False` leaves the run for the caller to execute in-process. Raises
+    RunLimit when the user or the workspace has as many runs queued or running as
+    RUNS_ACTIVE_PER_USER / RUNS_ACTIVE_PER_WORKSPACE allow.
     """
+    with transaction.atomic():
+        # One start at a time per workspace, so that two cannot both take the last place.
+        Workspace.objects.select_for_update().filter(pk=dataset.workspace_id).first()
+        _check_run_limits(user=user, workspace_id=dataset.workspace_id)
+        return _run_create(
+            user=user, dataset=dataset, config=config, name=name, request=request, enqueue=enqueue
+        )
+
+
+def _check_run_limits(*, user, workspace_id) -> None:
+    active = TrainingRun.objects.filter(status__in=[RunStatus.QUEUED, *ACTIVE_STATUSES])
+    for whose, runs, limit in (
+        ("You have", active.filter(created_by=user), settings.RUNS_ACTIVE_PER_USER),
+        (
+            "This workspace has",
+            active.filter(workspace_id=workspace_id),
+            settings.RUNS_ACTIVE_PER_WORKSPACE,
+        ),
+    ):
+        counts = dict(runs.order_by().values_list("status").annotate(n=Count("pk")))
+        total = sum(counts.values())
+        if total >= limit:
+            waiting, noun = counts.get(RunStatus.QUEUED, 0), "run" if total == 1 else "runs"
+            raise RunLimit(
+                f"{whose} {total} {noun} queued or running ({waiting} waiting, "
+                f"{total - waiting} running); the limit is {limit}. Stop one, or start "
+                "this one when one has finished."
+            )
+
+
+def _run_create(*, user, dataset, config, name, request, enqueue) -> TrainingRun:
     run = TrainingRun.objects.create(
         workspace_id=dataset.workspace_id,
         dataset=dataset,
@@ -191,8 +229,10 @@ def run_enqueue(*, run_id) -> None:
     from django_q.tasks import async_task
 
     try:
+        # A ticket: the worker that takes it trains the queued run that is fairest then
+        # (this one, or another team's that waited longer): see run_claim_next.
         task_id = async_task(
-            "training.tasks.train_run",
+            "training.tasks.train_next",
             str(run_id),
             task_name=f"train-{run_id}",
             group="training",
@@ -253,6 +293,39 @@ def _claim(run_id) -> TrainingRun | None:
             data={"name": run.name, "model_type": run.model_type},
         )
     return run
+
+
+def run_claim_next() -> TrainingRun | None:
+    """Claim the queued run that is fairest to start now: round-robin across
+    workspaces. The workspace with the fewest runs running goes first, then the one
+    whose last run started longest ago (or never); within it, its oldest queued run.
+    So one team's backlog of twenty runs holds another team's run back by one run
+    at most."""
+    never = timezone.now() - timedelta(days=365 * 100)
+    for _ in range(5):  # another worker may claim the chosen run first
+        queued = TrainingRun.objects.filter(status=RunStatus.QUEUED).order_by()
+        waiting = dict(queued.values_list("workspace_id").annotate(first=Min("created_at")))
+        if not waiting:
+            return None
+        others = TrainingRun.objects.filter(workspace_id__in=waiting).order_by()
+        running = dict(
+            others.filter(status__in=ACTIVE_STATUSES)
+            .values_list("workspace_id")
+            .annotate(n=Count("pk"))
+        )
+        served = dict(
+            others.filter(started_at__isnull=False)
+            .values_list("workspace_id")
+            .annotate(last=Max("started_at"))
+        )
+        workspace = min(
+            waiting, key=lambda w: (running.get(w, 0), served.get(w) or never, waiting[w])
+        )
+        mine = queued.filter(workspace_id=workspace).order_by("created_at", "pk")
+        run = _claim(mine.values_list("pk", flat=True).first())
+        if run is not None:
+            return run
+    return None
 
 
 class Heartbeat:
@@ -415,11 +488,19 @@ def _model_register(run: TrainingRun, result, summary: dict[str, Any]):
     )
 
 
-def run_execute(*, run_id, on_progress: Callable[[dict], None] | None = None) -> TrainingRun | None:
-    """Train one queued run to the end, recording every step. Never raises for a
-    training failure: the run ends `failed` with the reason, and clients are told."""
+def run_execute(
+    *,
+    run_id=None,
+    on_progress: Callable[[dict], None] | None = None,
+    prepare: Callable[[TrainingRun], None] | None = None,
+) -> TrainingRun | None:
+    """Train one queued run to the end, recording every step: `run_id`, or with None
+    the fairest queued run (run_claim_next).
+    `prepare(run)` runs once it is claimed.
+    Never raises for a training failure: the run ends `failed` with the reason, and
+    clients are told."""
     try:
-        return _execute(run_id, on_progress)
+        return _execute(run_id, on_progress, prepare)
     finally:
         # A worker hands messages to its background sender: let the last ones leave
         # before the task returns (and the process may be recycled).
@@ -428,11 +509,13 @@ def run_execute(*, run_id, on_progress: Callable[[dict], None] | None = None) ->
             logger.warning("training: stream messages still unsent after 10 s")
 
 
-def _execute(run_id, on_progress: Callable[[dict], None] | None) -> TrainingRun | None:
-    run = _claim(run_id)
+def _execute(run_id, on_progress, prepare) -> TrainingRun | None:
+    run = _claim(run_id) if run_id is not None else run_claim_next()
     if run is None:
-        logger.info("training: run %s is not queued; nothing to do", run_id)
+        logger.info("training: no queued run for this task (%s)", run_id or "the fairest")
         return None
+    if prepare is not None:
+        prepare(run)
     recorder = RunRecorder(run, on_progress=on_progress)
     try:
         with Heartbeat(run.pk):

@@ -8,14 +8,27 @@ from .streaming import background_sender
 
 
 def train_run(run_id: str) -> str | None:
-    """Train one run in this worker process."""
+    """Train this run in this worker process (nothing if it is no longer queued)."""
+    run = services.run_execute(run_id=run_id, prepare=_worker_setup())
+    return run.status if run else None
+
+
+def train_next(ticket: str) -> str | None:
+    """A queued run's ticket: train the queued run that is fairest now, round-robin
+    across workspaces (services.run_claim_next): the ticket's own run (`ticket`) or
+    one that waited longer. Every queued run has a ticket, so none is left behind.
+    Nothing if no run is queued."""
+    run = services.run_execute(prepare=_worker_setup())
+    return run.status if run else None
+
+
+def _worker_setup():
     from django_q.conf import Conf
 
-    if not Conf.SYNC:
-        _one_thread_per_worker(run_id)
-        background_sender()
-    run = services.run_execute(run_id=run_id)
-    return run.status if run else None
+    if Conf.SYNC:  # in the caller's process: leave its threads alone
+        return None
+    background_sender()
+    return _one_thread_per_worker
 
 
 def watchdog() -> int:
@@ -23,15 +36,14 @@ def watchdog() -> int:
     return len(services.run_watchdog())
 
 
-def _one_thread_per_worker(run_id: str) -> None:
+def _one_thread_per_worker(run: TrainingRun) -> None:
     """Each worker process trains with one thread: N workers on N cores, no
     oversubscription. torch is imported here, inside the task, never in the
     qcluster parent (a torch initialised before fork deadlocks the children)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    model_type = TrainingRun.objects.filter(pk=run_id).values_list("model_type", flat=True).first()
-    if model_type == "neural_network":
+    if run.model_type == "neural_network":
         import torch
 
         torch.set_num_threads(1)

@@ -36,6 +36,16 @@ class Conflict(exceptions.APIException):
     default_detail = "The run is not in a state that allows this."
 
 
+class TooManyRuns(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_runs"
+    default_detail = "Too many runs are queued or running."
+
+
+TOO_MANY_RUNS = error_response(
+    "Throttled (Retry-After), or the caller or the workspace has as many runs queued or "
+    "running as allowed (`too_many_runs`; the detail says how many are waiting)."
+)
 NO_RESULTS = error_response("The run has not finished, or it failed, so it has no results.")
 ALREADY_FINISHED = error_response("The run has already finished.")
 
@@ -89,7 +99,7 @@ class ModelTypesView(APIView):
 
 
 class RunStartView(APIView):
-    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer})
+    @extend_schema(request=RunStartSerializer, responses={202: RunSerializer, 429: TOO_MANY_RUNS})
     def post(self, request):
         from datasets.selectors import dataset_get_for_user
 
@@ -105,9 +115,12 @@ class RunStartView(APIView):
             )
         except services.RunConfigError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
-        run = services.run_start(
-            user=request.user, dataset=dataset, config=config, name=name, request=request
-        )
+        try:
+            run = services.run_start(
+                user=request.user, dataset=dataset, config=config, name=name, request=request
+            )
+        except services.RunLimit as exc:
+            raise TooManyRuns(str(exc)) from None
         run.refresh_from_db()
         return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

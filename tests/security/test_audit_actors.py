@@ -71,6 +71,7 @@ NOT_FOR_A_PERSON = {
     "model_file_remove_on_cascade": "post_delete hook: files of a deleted model",
     # Work outside a request: its rows carry the run's creator or say "system".
     "run_execute": 'the worker, for run.created_by (detail {"via": "worker"})',
+    "run_claim_next": "the worker takes the fairest queued run (its claim is a status change)",
     "run_enqueue": 'the queue hand-off; a refusal fails the run as {"actor": "system"}',
     "run_watchdog": 'fails dead runs as {"actor": "system"}',
 }

@@ -177,16 +177,20 @@ def test_train_command_finds_a_dataset_by_name_and_prints_json(team, cancer, cap
     assert run.config["group_column"] == "mean texture"
 
 
-def test_train_command_is_silent_at_verbosity_0(team, cancer, capsys):
+def train_tree(dataset, **options) -> None:
+    """`manage.py train` of a decision tree on the cancer data, with `options`."""
     call_command(
         "train",
-        dataset=str(cancer.pk),
+        dataset=str(dataset.pk),
         target="diagnosis",
         model_type="decision_tree",
         positive_class="malignant",
-        sync=True,
-        verbosity=0,
+        **options,
     )
+
+
+def test_train_command_is_silent_at_verbosity_0(team, cancer, capsys):
+    train_tree(cancer, sync=True, verbosity=0)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
     assert TrainingRun.objects.get().status == RunStatus.SUCCEEDED

@@ -4540,7 +4540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many requests; retry after the number of seconds in Retry-After. */
+            /** @description Throttled (Retry-After), or the caller or the workspace has as many runs queued or running as allowed (`too_many_runs`; the detail says how many are waiting). */
             429: {
                 headers: {
                     [name: string]: unknown;

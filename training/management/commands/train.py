@@ -151,9 +151,12 @@ class Command(BaseCommand):
             config = services.run_config_build(dataset=dataset, data=spec, user=user)
         except services.RunConfigError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from None
-        run = services.run_start(
-            user=user, dataset=dataset, config=config, name=name, enqueue=not sync
-        )
+        try:
+            run = services.run_start(
+                user=user, dataset=dataset, config=config, name=name, enqueue=not sync
+            )
+        except services.RunLimit as exc:
+            raise CommandError(str(exc)) from None
         self.say(f"Run {run.pk}: {run.name} ({run.status})")
         return run
 

@@ -1,0 +1,94 @@
+"""Heavy work stays fair (issue #17): limits on runs per user and per workspace, and
+workers that take queued runs round-robin across workspaces."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError
+from django.test import override_settings
+
+from datasets.services import dataset_ingest
+from training import services
+from training.models import RunStatus, TrainingRun
+
+from .test_services import queued_run, train_tree
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def elsewhere(team, cancer_frame, tmp_path):
+    """The same data in the outsider's own workspace: a second team."""
+    path = tmp_path / "elsewhere.csv"
+    cancer_frame.to_csv(path, index=False)
+    return dataset_ingest(
+        user=team.outsider, workspace=team.outsider_workspace, source=str(path), name="cancer"
+    )
+
+
+def queued_elsewhere(team, dataset):
+    fields = {"target": "diagnosis", "model_type": "decision_tree", "positive_class": "malignant"}
+    built = services.run_config_build(dataset=dataset, data=fields, user=team.outsider)
+    return services.run_start(user=team.outsider, dataset=dataset, config=built, enqueue=False)
+
+
+def test_one_worker_takes_runs_round_robin_across_workspaces(team, cancer, elsewhere):
+    backlog = [queued_run(team, cancer) for _ in range(4)]
+    second_team = [queued_elsewhere(team, elsewhere) for _ in range(2)]
+    order = []
+    while (run := services.run_claim_next()) is not None:
+        order.append(run.pk)
+        run.finish(RunStatus.SUCCEEDED)
+    a, b = [r.pk for r in backlog], [r.pk for r in second_team]
+    assert order == [a[0], b[0], a[1], b[1], a[2], a[3]]
+
+
+def test_a_busy_workspace_waits_for_an_idle_one(team, cancer, elsewhere):
+    """Two workers: while the first team's run trains, the second team's goes next."""
+    backlog = [queued_run(team, cancer) for _ in range(3)]
+    late = queued_elsewhere(team, elsewhere)
+    assert services.run_claim_next().pk == backlog[0].pk
+    assert services.run_claim_next().pk == late.pk
+    assert services.run_claim_next().pk == backlog[1].pk
+
+
+def test_within_a_workspace_the_oldest_run_goes_first(team, cancer):
+    first, second = queued_run(team, cancer), queued_run(team, cancer)
+    assert services.run_claim_next().pk == first.pk
+    assert services.run_claim_next().pk == second.pk
+    assert services.run_claim_next() is None
+
+
+@override_settings(RUNS_ACTIVE_PER_USER=2, RUNS_ACTIVE_PER_WORKSPACE=3)
+def test_too_many_runs_per_user_or_workspace_is_a_429_that_counts_them(
+    team, cancer, client_for, start_payload
+):
+    owner, editor = client_for(team.owner), client_for(team.editor)
+    for client in (owner, owner, editor):
+        assert client.post("/api/train/start", start_payload(), format="json").status_code == 202
+    running = TrainingRun.objects.filter(created_by=team.owner).first()
+    running.mark_running(worker="test")
+
+    refused = owner.post("/api/train/start", start_payload(), format="json")
+    assert refused.status_code == 429, refused.content
+    assert refused.json() == {
+        "detail": "You have 2 runs queued or running (1 waiting, 1 running); the limit is 2. "
+        "Stop one, or start this one when one has finished.",
+        "code": "too_many_runs",
+    }
+    refused = editor.post("/api/train/start", start_payload(), format="json")
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith(
+        "This workspace has 3 runs queued or running (2 waiting, 1 running); the limit is 3."
+    )
+    assert TrainingRun.objects.count() == 3  # nothing was recorded for the refusals
+
+    running.finish(RunStatus.SUCCEEDED)  # a place frees up
+    assert owner.post("/api/train/start", start_payload(), format="json").status_code == 202
+
+
+@override_settings(RUNS_ACTIVE_PER_USER=1)
+def test_the_train_command_is_refused_the_same_way(team, cancer):
+    queued_run(team, cancer)
+    with pytest.raises(CommandError, match="You have 1 run queued or running"):
+        train_tree(cancer, sync=True)
