@@ -159,6 +159,17 @@ describe("NewRunPage", { timeout: 20_000 }, () => {
     expect(screen.getByLabelText("Target")).toHaveAccessibleDescription(/Too few rows\./);
   });
 
+  it("says how many runs are waiting when the queue limit refuses one", async () => {
+    const detail =
+      "You have 10 runs queued or running (7 waiting, 3 running); the limit is 10. " +
+      "Stop one, or start this one when one has finished.";
+    await renderForm(() => json({ detail, code: "too_many_runs" }, 429));
+    await userEvent.click(screen.getByRole("button", { name: "Start training" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("Training could not start.");
+    expect(alert).toHaveTextContent(detail);
+  });
+
   it("tells a viewer that they cannot start runs", async () => {
     stubFetch(answers());
     const viewer = { ...testUser, workspaces: [{ ...testUser.workspaces[0], role: "viewer" }] };
