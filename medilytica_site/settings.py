@@ -183,6 +183,11 @@ else:
 REDIS_URL = _secret("REDIS_URL", default="")
 MAX_TRAINING_TIME = env.int("MAX_TRAINING_TIME", default=3600)
 DEFAULT_BATCH_SIZE = env.int("DEFAULT_BATCH_SIZE", default=64)
+# A run whose estimated peak memory (training.ml.sizing) is over WORKER_MEMORY_LIMIT,
+# or whose model would be over MODEL_MAX_BYTES, is refused at start (400 naming the
+# knob); a worker whose memory passes the limit while training fails the run.
+WORKER_MEMORY_LIMIT = env.int("WORKER_MEMORY_LIMIT", default=3 * 1024**3)
+MODEL_MAX_BYTES = env.int("MODEL_MAX_BYTES", default=256 * 1024**2)
 # Runs queued or running at once, per user and per workspace; one more is a 429. The
 # workers take queued runs round-robin across workspaces (training.services).
 RUNS_ACTIVE_PER_USER = env.int("RUNS_ACTIVE_PER_USER", default=10)
@@ -226,7 +231,8 @@ Q_CLUSTER = {
     "retry": MAX_TRAINING_TIME + 180,  # must exceed timeout or a live task is redelivered
     "max_attempts": 2,
     "recycle": 50,
-    "max_rss": env.int("Q_MAX_RSS_KB", default=4_000_000),
+    # A worker past 3/4 of WORKER_MEMORY_LIMIT after a task is replaced by a fresh one.
+    "max_rss": env.int("Q_MAX_RSS_KB", default=WORKER_MEMORY_LIMIT * 3 // 4 // 1024),
     "catch_up": False,
     "ack_failures": True,
     "save_limit": 500,

@@ -127,6 +127,18 @@ def model_serialise(*, pipeline: Any, framework: str) -> tuple[bytes, str, dict 
     return data, FileFormat.BUNDLE, spec
 
 
+class ModelTooLarge(ValueError):
+    """A trained model's file is over MODEL_MAX_BYTES: it is not registered."""
+
+
+def model_too_large(size: int) -> str:
+    """The refusal of a model file of `size` bytes, in words."""
+    return (
+        f"The model is {size / 2**20:,.1f} MiB, over the MODEL_MAX_BYTES limit of "
+        f"{settings.MODEL_MAX_BYTES / 2**20:,.0f} MiB."
+    )
+
+
 def model_register(
     *,
     workspace: Workspace,
@@ -163,6 +175,8 @@ def model_register(
     for the run's creator.
     """
     data, file_format, architecture = model_serialise(pipeline=pipeline, framework=framework)
+    if len(data) > settings.MODEL_MAX_BYTES:
+        raise ModelTooLarge(model_too_large(len(data)))
     extra = dict(extra or {})
     lineage = {
         "source": Source.TRAINING,
@@ -363,6 +377,8 @@ def model_upload(
         raise ValidationError(
             {"file": f"The file is larger than {settings.MAX_UPLOAD_SIZE} bytes."}
         )
+    if file.size is not None and file.size > settings.MODEL_MAX_BYTES:
+        raise ValidationError({"file": model_too_large(file.size)})
     raw = b"".join(file.chunks())
     try:
         if suffix in (".pt", ".pth"):

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import psutil
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -142,11 +143,42 @@ def run_config_build(*, dataset, data: dict[str, Any], user, request=None) -> di
             positive = choose_positive_class(labels, config.positive_class)
             if positive is not None:
                 config.positive_class = label_value(positive)
+        _check_size(config, dataset, classes=len(labels) if config.task == CLASSIFICATION else 1)
     except ConfigError as exc:
         raise RunConfigError(exc.field, exc.message) from None
     except TypeError as exc:  # a field of the wrong JSON type reached the dataclass
         raise RunConfigError("config", str(exc)) from None
     return config.to_dict()
+
+
+def _check_size(config, dataset, *, classes: int) -> None:
+    """Refuse, naming the knob, a run whose estimated memory or model size is over
+    WORKER_MEMORY_LIMIT or MODEL_MAX_BYTES (training.ml.sizing)."""
+    from training.ml import ConfigError
+    from training.ml.config import resolve_hyperparameters
+    from training.ml.preprocessing import MAX_CATEGORIES
+    from training.ml.sizing import estimate_size, too_big
+
+    profile = {column["name"]: column for column in dataset.columns}
+    left_out = {config.target, config.group_column, *(config.exclude or ())}
+    names = [n for n in (config.features or profile) if n not in left_out]
+    width = 0
+    for name in names:  # one-hot columns for categories, one for anything else
+        column = profile.get(name) or {}
+        categorical = column.get("kind") in ("categorical", "text")
+        width += min(int(column.get("unique") or 1), MAX_CATEGORIES) + 1 if categorical else 1
+    params = resolve_hyperparameters(config.model_type, config.task, config.hyperparameters)
+    estimate = estimate_size(
+        config.model_type, config.task, params, rows=dataset.rows, width=width, classes=classes
+    )
+    problem = too_big(
+        estimate,
+        memory_limit=settings.WORKER_MEMORY_LIMIT,
+        model_limit=settings.MODEL_MAX_BYTES,
+    )
+    if problem is not None:
+        field, why = problem
+        raise ConfigError(field, f"too big for the workers: {why}.")
 
 
 @transaction.atomic
@@ -380,6 +412,7 @@ class RunRecorder:
         self.clock = clock
         self.deadline = clock() + settings.MAX_TRAINING_TIME
         self.overran = False
+        self.out_of_memory = 0  # the worker's resident bytes when it passed the limit
         self.progress: dict[str, Any] = dict(run.progress or {})
         self.pending: tuple[int, dict[str, Any]] | None = None
         self.stop_seen = False
@@ -444,6 +477,10 @@ class RunRecorder:
         self.flush()
         if self.clock() > self.deadline:
             self.overran = True
+            return True
+        rss = resident_bytes()
+        if rss > settings.WORKER_MEMORY_LIMIT:
+            self.out_of_memory = rss
             return True
         if self.status_checked or self.stop_seen:  # the last epoch's write checked it
             self.status_checked = False
@@ -525,6 +562,9 @@ def _execute(run_id, on_progress, prepare) -> TrainingRun | None:
         return run
     if recorder.overran:
         _fail(run, _overran(), actor=WORKER)
+        return run
+    if recorder.out_of_memory:
+        _fail(run, _out_of_memory(recorder.out_of_memory), actor=WORKER)
         return run
     try:
         _complete(run, result)
@@ -617,6 +657,20 @@ def _finish_audit(run: TrainingRun, *, actor: str, **detail: Any) -> None:
         workspace_id=run.workspace_id,
         outcome=AuditEvent.Outcome.FAILED if failed else AuditEvent.Outcome.SUCCESS,
         detail={"via" if actor == WORKER else "actor": actor, "status": run.status, **detail},
+    )
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (the worker's, while it trains)."""
+    return psutil.Process().memory_info().rss
+
+
+def _out_of_memory(rss: int) -> str:
+    limit = settings.WORKER_MEMORY_LIMIT
+    return (
+        f"Out of memory: the worker reached {rss / 2**20:,.0f} MiB while training, over "
+        f"WORKER_MEMORY_LIMIT ({limit / 2**20:,.0f} MiB). Train a smaller model (fewer or "
+        "smaller layers, fewer or shallower trees) or on fewer rows."
     )
 
 

@@ -213,6 +213,15 @@ def test_upload_refusals_that_are_not_about_code(team, client_for):
     assert not ModelArtifact.objects.exists()
 
 
+def test_a_model_file_over_model_max_bytes_is_refused(team, client_for, settings):
+    settings.MODEL_MAX_BYTES = 1000
+    data = sio.dumps(_sklearn_pipeline()[0])
+    response = _upload(client_for(team.editor), team, "lr.skops", data)
+    assert response.status_code == 400, response.content
+    assert "over the MODEL_MAX_BYTES limit of 0 MiB" in response.json()["file"][0]
+    assert not ModelArtifact.objects.exists()
+
+
 def test_a_full_storage_is_a_413_leaving_no_row_and_no_file(team, client_for, monkeypatch):
     import errno
 

@@ -56,6 +56,8 @@ NOT_FOR_A_PERSON = {
     "storage_full": "builds an error",
     "storage_is_full": "classifies an error",
     "upload_too_large": "builds an error",
+    "model_too_large": "builds an error",
+    "resident_bytes": "reads this process's memory",
     "alias_normalise": "validates a name",
     "library_versions": "reads package versions",
     "model_serialise": "encodes a pipeline the caller registers",

@@ -1,5 +1,6 @@
-"""Heavy work stays fair (issue #17): limits on runs per user and per workspace, and
-workers that take queued runs round-robin across workspaces."""
+"""Heavy work stays fair and bounded (issue #17): limits on runs per user and per
+workspace, workers that take queued runs round-robin across workspaces, and runs
+sized before they start and watched while they train."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from training.models import RunStatus, TrainingRun
 from .test_services import queued_run, train_tree
 
 pytestmark = pytest.mark.django_db
+
+NN_LONG = {"hidden_layers": [8], "epochs": 500, "batch_size": 8, "patience": 0}
 
 
 @pytest.fixture
@@ -92,3 +95,55 @@ def test_the_train_command_is_refused_the_same_way(team, cancer):
     queued_run(team, cancer)
     with pytest.raises(CommandError, match="You have 1 run queued or running"):
         train_tree(cancer, sync=True)
+
+
+# --- bounded before it starts, and while it trains ------------------------------------------
+
+
+def test_a_network_too_big_to_register_is_refused_at_start_naming_the_knob(
+    team, client_for, start_payload
+):
+    payload = start_payload(
+        model_type="neural_network", hyperparameters={"hidden_layers": [4096] * 8}
+    )
+    response = client_for(team.owner).post("/api/train/start", payload, format="json")
+    assert response.status_code == 400, response.content
+    (message,) = response.json()["hyperparameters.hidden_layers"]
+    assert message.startswith("too big for the workers: the model would be about 448 MiB")
+    assert "MODEL_MAX_BYTES limit of 256 MiB" in message
+    assert not TrainingRun.objects.exists()
+
+
+@override_settings(WORKER_MEMORY_LIMIT=64 * 2**20)
+def test_a_forest_that_would_not_fit_a_worker_is_refused_at_start(team, client_for, start_payload):
+    payload = start_payload(model_type="random_forest", hyperparameters={"n_estimators": 5000})
+    response = client_for(team.owner).post("/api/train/start", payload, format="json")
+    assert response.status_code == 400, response.content
+    (message,) = response.json()["hyperparameters.n_estimators"]
+    assert "training would need about" in message and "WORKER_MEMORY_LIMIT of 64 MiB" in message
+    smaller = start_payload(model_type="random_forest", hyperparameters={"n_estimators": 50})
+    response = client_for(team.owner).post("/api/train/start", smaller, format="json")
+    assert response.status_code == 202, response.content
+
+
+def test_a_worker_past_its_memory_limit_fails_the_run_and_says_so(team, cancer, monkeypatch):
+    """The limit is checked with every stop poll (several times a second in a stage);
+    the worker stays up, the run ends `failed` with "out of memory"."""
+    run = queued_run(team, cancer, model_type="neural_network", hyperparameters=NN_LONG)
+    readings = iter([100 * 2**20] * 3)
+    monkeypatch.setattr(services, "resident_bytes", lambda: next(readings, 5 * 2**30))
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.error.startswith("Out of memory: the worker reached 5,120 MiB while training")
+    assert "WORKER_MEMORY_LIMIT (3,072 MiB)" in run.error
+    assert 0 < run.metrics.count() < NN_LONG["epochs"]
+
+
+@override_settings(MODEL_MAX_BYTES=2000)
+def test_a_trained_model_over_the_size_limit_is_not_registered(team, cancer):
+    run = queued_run(team, cancer, model_type="random_forest")
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.model is None
+    assert "over the MODEL_MAX_BYTES limit" in run.error
