@@ -3,12 +3,15 @@
 Measures, in one run:
   (a) latency from the worker's `on_epoch` (the metric's timestamp) to receipt by
       1, 10 and 100 connected WebSocket clients: p50 and p99;
-  (b) a ~10-second training job through `POST /api/train/start` until `succeeded`,
-      against the engine alone on the same data and config in this process (one
-      thread, as a worker trains): the ratio is the whole-job overhead;
+  (b) five ~10-second training jobs through `POST /api/train/start` until
+      `succeeded`, each against the engine alone on the same data and config in
+      this process (one thread, as a worker trains), taken in turn: the whole-job
+      overhead is the median of the five ratios, with their spread, and the job's
+      time split by phase (queue pick-up, data load, engine, per-epoch writes and
+      broadcasts, model registration, the rest: claim, results, hand-offs);
   (c) the time from `POST /api/train/start` to the first metric message.
 
-    .venv/bin/python benchmarks/stream.py [--epochs 300] [--job-epochs N]
+    .venv/bin/python benchmarks/stream.py [--epochs 300] [--job-epochs N] [--jobs 5]
 
 The last line printed is one JSON object with the figures.
 """
@@ -172,8 +175,10 @@ def engine_alone(frame: pd.DataFrame, hyper: dict) -> float:
         return time.perf_counter() - began
 
 
-async def first_metric(stack, client: Client, dataset_id: str, hyper: dict) -> tuple[float, float]:
-    """Seconds from POST start to the first metric seen, and to `succeeded`."""
+async def first_metric(
+    stack, client: Client, dataset_id: str, hyper: dict
+) -> tuple[float, float, str]:
+    """Seconds from POST start to the first metric seen, and to `succeeded`; the run."""
     began = time.perf_counter()
     run_id = client.start(dataset_id, hyper)
     first = None
@@ -190,13 +195,23 @@ async def first_metric(stack, client: Client, dataset_id: str, hyper: dict) -> t
                 break
     done = time.perf_counter() - began
     assert client.status(run_id) == "succeeded"
-    return first, done
+    return first, done, run_id
+
+
+def worker_phases(stack, run_id: str) -> dict[str, float]:
+    """The phases the worker timed for a run (training.services.RunRecorder)."""
+    code = (
+        "import json; from training.models import TrainingRun; "
+        f"print(json.dumps(TrainingRun.objects.get(pk='{run_id}').results['timings']['worker']))"
+    )
+    return json.loads(stack.shell(code).strip().splitlines()[-1])
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=100, help="live epochs each client sees")
     parser.add_argument("--job-epochs", type=int, default=0, help="0: sized to ~10 s")
+    parser.add_argument("--jobs", type=int, default=5, help="jobs whose overhead is the median")
     args = parser.parse_args()
 
     frame = dataset()
@@ -210,7 +225,7 @@ async def main() -> None:
         )
         # Warm the worker: the first neural network a worker trains imports torch (~1 s).
         warm = {"hidden_layers": [16], "epochs": 2, "patience": 0}
-        cold_first, _ = await first_metric(stack, client, dataset_id, warm)
+        cold_first, _, _ = await first_metric(stack, client, dataset_id, warm)
 
         fan = {}
         for n in (1, 10, 100):
@@ -219,28 +234,43 @@ async def main() -> None:
 
         job_epochs = args.job_epochs
         if not job_epochs:  # size the job to about ten seconds of engine time
-            probe = {"hidden_layers": [64, 32], "epochs": 5, "batch_size": 32, "patience": 0}
-            per_epoch = engine_alone(frame, probe) / 5
-            job_epochs = max(5, round(10 / per_epoch))
+            # Two probes: a run's fixed cost (the out-of-fold threshold, evaluation)
+            # would otherwise count as epochs and leave the job short.
+            probe = {"hidden_layers": [64, 32], "batch_size": 32, "patience": 0}
+            short = engine_alone(frame, {**probe, "epochs": 5})
+            per_epoch = max((engine_alone(frame, {**probe, "epochs": 15}) - short) / 10, 1e-3)
+            job_epochs = max(5, 5 + round((10 - short) / per_epoch))
         hyper = {"hidden_layers": [64, 32], "epochs": job_epochs, "batch_size": 32, "patience": 0}
-        engine_s = engine_alone(frame, hyper)
-        first_s, job_s = await first_metric(stack, client, dataset_id, hyper)
-        print(
-            f"job: {job_epochs} epochs, engine alone {engine_s:.2f} s, "
-            f"through the stack {job_s:.2f} s, first metric after {first_s:.3f} s "
-            f"(cold worker: {cold_first:.3f} s)",
-            flush=True,
-        )
+        jobs = []
+        for _ in range(args.jobs):  # in turn, so that a slow spell touches both sides
+            engine_s = engine_alone(frame, hyper)
+            first_s, job_s, run_id = await first_metric(stack, client, dataset_id, hyper)
+            phases = worker_phases(stack, run_id)
+            phases["rest"] = job_s - sum(phases.values())
+            jobs.append({"engine_s": engine_s, "job_s": job_s, "first_s": first_s, **phases})
+            print(
+                f"job: {job_epochs} epochs, engine alone {engine_s:.2f} s, through the stack "
+                f"{job_s:.2f} s ({job_s / engine_s:.3f}x), first metric after {first_s:.3f} s; "
+                + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()),
+                flush=True,
+            )
+        ratios = sorted(j["job_s"] / j["engine_s"] for j in jobs)
+        middle = sorted(jobs, key=lambda j: j["job_s"] / j["engine_s"])[len(jobs) // 2]
 
     result = {
         **{f"p50_ms_{n}": fan[n]["p50_ms"] for n in fan},
         **{f"p99_ms_{n}": fan[n]["p99_ms"] for n in fan},
         "messages_100": fan[100]["messages"],
         "job_epochs": job_epochs,
-        "engine_s": round(engine_s, 3),
-        "job_s": round(job_s, 3),
-        "job_overhead_ratio": round(job_s / engine_s, 3),
-        "first_metric_s": round(first_s, 3),
+        "engine_s": round(middle["engine_s"], 3),
+        "job_s": round(middle["job_s"], 3),
+        "job_overhead_ratio": round(statistics.median(ratios), 3),
+        "job_overhead_ratios": [round(r, 3) for r in ratios],
+        "job_phases_s": {
+            k: round(statistics.median(j[k] for j in jobs), 3)
+            for k in ("queue_wait", "load", "engine", "epoch_writes", "register", "rest")
+        },
+        "first_metric_s": round(statistics.median(j["first_s"] for j in jobs), 3),
         "first_metric_cold_worker_s": round(cold_first, 3),
         "cpus": os.cpu_count(),
     }

@@ -413,17 +413,31 @@ class RunRecorder:
         self.deadline = clock() + settings.MAX_TRAINING_TIME
         self.overran = False
         self.out_of_memory = 0  # the worker's resident bytes when it passed the limit
+        # Seconds per phase of the job, kept with the results (benchmarks/stream.py).
+        self.phases: dict[str, float] = {}
+        if run.started_at and run.created_at:
+            self.phases["queue_wait"] = (run.started_at - run.created_at).total_seconds()
+        self.writing = 0.0  # seconds in the per-epoch writes, broadcasts and stop polls
         self.progress: dict[str, Any] = dict(run.progress or {})
         self.pending: tuple[int, dict[str, Any]] | None = None
         self.stop_seen = False
         self.status_checked = False
 
     def on_epoch(self, metrics: dict[str, Any]) -> None:
-        self.flush()
+        began = time.perf_counter()
+        self._flush()
+        self.writing += time.perf_counter() - began
         epoch = int(metrics.get("epoch", self.seq + 1))
         self.pending = (epoch, {k: v for k, v in metrics.items() if k != "epoch"})
 
     def on_stage(self, progress: dict[str, Any]) -> None:
+        began = time.perf_counter()
+        try:
+            self._on_stage(progress)
+        finally:
+            self.writing += time.perf_counter() - began
+
+    def _on_stage(self, progress: dict[str, Any]) -> None:
         stage = progress.get("stage", progress.get("epoch"))
         total = progress.get("total_stages", progress.get("total_epochs"))
         fraction = progress.get("fraction")
@@ -434,12 +448,17 @@ class RunRecorder:
             TrainingRun.objects.filter(pk=self.run.pk).update(
                 progress=self.progress, heartbeat_at=timezone.now()
             )
-        self.flush()
+        self._flush()
         if self.on_progress is not None:
             self.on_progress(self.progress)
 
     def flush(self) -> None:
         """Write the pending epoch (with the latest progress), then broadcast it."""
+        began = time.perf_counter()
+        self._flush()
+        self.writing += time.perf_counter() - began
+
+    def _flush(self) -> None:
         if self.pending is None:
             return
         epoch, values = self.pending
@@ -474,7 +493,14 @@ class RunRecorder:
             )
 
     def should_stop(self) -> bool:
-        self.flush()
+        began = time.perf_counter()
+        try:
+            return self._should_stop()
+        finally:
+            self.writing += time.perf_counter() - began
+
+    def _should_stop(self) -> bool:
+        self._flush()
         if self.clock() > self.deadline:
             self.overran = True
             return True
@@ -567,7 +593,7 @@ def _execute(run_id, on_progress, prepare) -> TrainingRun | None:
         _fail(run, _out_of_memory(recorder.out_of_memory), actor=WORKER)
         return run
     try:
-        _complete(run, result)
+        _complete(run, result, recorder.phases)
     except Exception as exc:  # noqa: BLE001 - e.g. storage full: the run fails, with why
         _fail(
             run,
@@ -584,10 +610,12 @@ def _train(run: TrainingRun, recorder: RunRecorder):
 
     if run.dataset is None:
         raise RunConfigError("dataset", "The dataset was deleted before the run started.")
+    began = time.perf_counter()
     frame = dataset_load_dataframe(
         dataset=run.dataset, user=run.created_by, purpose="training", via=WORKER
     )
     config = TrainConfig.from_dict(run.config)
+    loaded = time.perf_counter()
     result = train(
         frame,
         config,
@@ -596,15 +624,24 @@ def _train(run: TrainingRun, recorder: RunRecorder):
         should_stop=recorder.should_stop,
     )
     recorder.flush()
+    recorder.phases["load"] = loaded - began
+    # The engine's own time, without what its callbacks spent writing and broadcasting.
+    recorder.phases["engine"] = time.perf_counter() - loaded - recorder.writing
+    recorder.phases["epoch_writes"] = recorder.writing
     return result
 
 
-def _complete(run: TrainingRun, result) -> None:
+def _complete(run: TrainingRun, result, phases: dict[str, float]) -> None:
+    from training.ml.jsonsafe import json_safe  # the engine stays out of the web process
+
     summary = result.to_dict()
     stopped = result.status == "stopped"
     artifact = None
     if result.pipeline is not None and not stopped:
+        began = time.perf_counter()
         artifact = _model_register(run, result, summary)
+        phases["register"] = time.perf_counter() - began
+    summary["timings"] = {**summary.get("timings", {}), "worker": json_safe(phases)}
     with transaction.atomic():
         run.results, run.task, run.model = summary, result.task, artifact
         run.save(update_fields=["results", "task", "model"])

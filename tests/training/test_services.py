@@ -292,3 +292,15 @@ def test_a_run_the_task_queue_cannot_take_fails_with_the_reason(team, cancer, mo
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert "could not be queued" in run.error and "Error 111" in run.error
+
+
+def test_a_run_keeps_the_time_of_each_phase_of_its_job(team, cancer):
+    """benchmarks/stream.py splits a job's overhead by these."""
+    run = queued_run(team, cancer, model_type="neural_network", hyperparameters=NN)
+    assert train_run(str(run.pk)) == "succeeded"
+    run.refresh_from_db()
+    worker = run.results["timings"]["worker"]
+    assert set(worker) == {"queue_wait", "load", "engine", "epoch_writes", "register"}
+    assert all(seconds >= 0 for seconds in worker.values())
+    assert worker["engine"] > worker["epoch_writes"] > 0  # 30 epochs written
+    assert set(run.results["timings"]) >= {"fit", "evaluate", "worker"}
