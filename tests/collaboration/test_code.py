@@ -31,6 +31,15 @@ def stored_text(room) -> str:
     return code_document_text(room=room)[0]
 
 
+async def until_stored(room, text: str, timeout: float = 5) -> None:
+    """Wait until the room's stored document reads `text` (its log writer is behind
+    the socket), instead of sleeping a fixed time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (stored := await stored_text(room)) != text:
+        assert asyncio.get_running_loop().time() < deadline, f"stored: {stored!r}"
+        await asyncio.sleep(0.02)
+
+
 async def type_tokens(doc: Doc, tokens: list[str], at: int = 1) -> None:
     """Insert each token at the same index, one transaction (one update) per token."""
     text = doc.get("code", type=Text)
@@ -85,10 +94,10 @@ async def test_concurrent_typing_at_one_spot_converges_keeping_every_insert(
 async def test_late_joiner_gets_the_whole_document(team, general):
     async with code_client(team.owner, general.pk) as doc:
         doc.get("code", type=Text).insert(0, "import pandas as pd\n")
-        await asyncio.sleep(0.2)
+        await until_stored(general, "import pandas as pd\n")
     async with code_client(team.editor, general.pk) as doc:
         doc.get("code", type=Text).insert(len(text_of(doc)), "df = pd.read_csv('x')\n")
-        await asyncio.sleep(0.2)
+        await until_stored(general, "import pandas as pd\ndf = pd.read_csv('x')\n")
     async with code_client(team.viewer, general.pk) as late:
         await wait_until(lambda: text_of(late).count("\n") == 2)
         assert text_of(late) == "import pandas as pd\ndf = pd.read_csv('x')\n"
@@ -98,7 +107,7 @@ async def test_offline_edits_merge_on_reconnect(team, general):
     offline = Doc()
     async with code_client(team.owner, general.pk, doc=offline):
         offline.get("code", type=Text).insert(0, "shared\n")
-        await asyncio.sleep(0.2)
+        await until_stored(general, "shared\n")
     offline.get("code", type=Text).insert(0, "# written offline\n")  # nobody hears of it yet
     async with code_client(team.editor, general.pk) as online:
         online.get("code", type=Text).insert(len(text_of(online)), "online edit\n")
@@ -122,7 +131,7 @@ async def test_a_server_restart_between_edits_loses_nothing(team, general, setti
                 line = f"round {round_} line {k}\n"
                 doc.get("code", type=Text).insert(len(text_of(doc)), line)
                 expected += line
-            await asyncio.sleep(0.2)
+            await until_stored(general, expected)
     assert await stored_text(general) == expected
 
     @database_sync_to_async
