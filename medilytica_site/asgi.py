@@ -4,6 +4,7 @@ One stack for every socket: origin checked (scheme, host and port: ws_auth.py), 
 the session cookie or `?ticket=`, then each app's `websocket_urlpatterns`.
 """
 
+import json
 import os
 import sys
 
@@ -24,8 +25,73 @@ def _leave_request_bodies_to_django() -> None:
         )
 
 
+class _Discard:
+    """Where the body of a refused request goes: nowhere."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def seek(self, *args) -> None:
+        pass
+
+    def read(self, *args) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+def _refuse_oversized_bodies_at_the_door() -> None:
+    """Answer 413 as soon as a request's headers declare a body over the limit.
+
+    Twisted spools a whole request body (to a temporary file past 100 KB) before
+    daphne hands the request to Django, so a 30 GB upload was refused only once all
+    of it had arrived. The limit is known from the headers: MAX_UPLOAD_SIZE for a
+    dataset, and no more than MODEL_MAX_BYTES for a model, plus room for the form
+    around the file; no other body may be larger than the bigger of the two. The
+    refusal is written at once, the connection closes behind it, and nothing of the
+    body is read or kept.
+    """
+    http_protocol = sys.modules.get("daphne.http_protocol")
+    if http_protocol is None:
+        return
+    from django.conf import settings
+
+    form_room = 1 << 20  # multipart boundaries and the other fields
+    limits = {
+        b"/api/data/upload": settings.MAX_UPLOAD_SIZE,
+        b"/api/models/upload": min(settings.MAX_UPLOAD_SIZE, settings.MODEL_MAX_BYTES),
+    }
+    ceiling = max(limits.values())
+    got_length = http_protocol.WebRequest.gotLength
+
+    def refuse_over_the_limit(request, length):
+        # The request line is parsed (Twisted keeps its target on the channel) but
+        # request.path is set only once the body is in; unknown: the general ceiling.
+        target = getattr(request.channel, "_path", b"") or b""
+        limit = limits.get(target.split(b"?", 1)[0].rstrip(b"/"), ceiling)
+        if length is None or length <= limit + form_room:
+            return got_length(request, length)
+        detail = (
+            f"The request body ({length:,} bytes) is larger than the upload limit of "
+            f"{limit:,} bytes."
+        )
+        body = json.dumps({"detail": detail, "code": "too_large"}).encode()
+        channel = request.channel
+        request.content = _Discard()
+        channel.dataReceived = lambda data: None  # the body is never parsed or stored
+        channel.transport.write(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+        )
+        channel.transport.loseConnection()
+
+    http_protocol.WebRequest.gotLength = refuse_over_the_limit
+
+
 _leave_request_bodies_to_django()
 django_asgi_app = get_asgi_application()
+_refuse_oversized_bodies_at_the_door()  # needs the settings, loaded just above
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402

@@ -331,3 +331,48 @@ async def test_a_code_flood_is_closed_and_the_documents_converge(stack):
         f"print(len(code_document_text(room=Room.objects.get(pk='{stack.rooms[1]}'))[0]))"
     )
     assert stored.strip().splitlines()[-1] == "2000"
+
+
+# --- bodies over the limit --------------------------------------------------------------
+
+
+def _answer_to_head(port: int, head: bytes, timeout: float = 10) -> bytes:
+    """Send a request's head only, and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        chunks = []
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("/api/data/upload", 500 * 2**20),
+        ("/api/models/upload/", 256 * 2**20),
+        ("/api/auth/login?next=/", 500 * 2**20),
+    ],
+)
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(stack, path, limit):
+    """The headers alone get the 413: the client sent none of its 30 GB, the server
+    spooled none of it, and the next request is served."""
+    port = stack.daphnes[0].port
+    size = 30 * 2**30
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {size}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    raw = _answer_to_head(port, head)
+    assert time.monotonic() - started < 2, "the refusal waited for the body"
+    assert _status(raw) == 413, raw[:300]
+    headers, _, body = raw.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in headers.lower()
+    assert json.loads(body) == {
+        "detail": f"The request body ({size:,} bytes) is larger than the upload limit "
+        f"of {limit:,} bytes.",
+        "code": "too_large",
+    }
+    assert _health_ok(port), stack.logs()
