@@ -36,14 +36,14 @@ api_patterns = [
     path("", include("datasets.urls")),
     path("", include("mlmodels.urls")),
     path("", include("training.urls")),
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),  # any path, one with a line break too
 ]
 
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
     # The web app owns every other path, so a reload on /runs/<id> opens that run.
-    re_path(r"^(?!api/|ws/|admin/|static/).*$", index, name="index"),
+    re_path(r"^(?!api/|ws/|admin/|static/)[\s\S]*$", index, name="index"),
 ]
 
 admin.site.site_header = "MediLytica administration"

@@ -45,11 +45,15 @@ def test_an_id_that_does_not_exist_is_a_not_found_body(team, client_for, templat
         "/api/train/status/12345678-1234-1234-1234-12345678901z",
         "/api/viz/roc/0",
         "/api/no/such/path",
+        "/api/data/%0A/",  # found by schemathesis: `.` stopped at the line break
+        "/api/%0D%0Ax",
     ],
 )
-def test_ids_that_are_not_uuids_and_unknown_paths_are_not_found(team, client_for, path):
+def test_ids_that_are_not_uuids_and_unknown_paths_are_not_found(team, client_for, path, settings):
+    settings.DEBUG = True  # as under `make run`: Django's own 404 page would be HTML
     response = client_for(team.owner).get(path)
     assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "not_found"
 
 
