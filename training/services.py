@@ -6,6 +6,8 @@ worker task, the watchdog schedule, the admin or `manage.py train`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
@@ -423,19 +425,23 @@ class RunRecorder:
         self.stop_seen = False
         self.status_checked = False
 
-    def on_epoch(self, metrics: dict[str, Any]) -> None:
+    @contextlib.contextmanager
+    def _writing(self):
+        """Count the time inside as time spent writing (the job's `epoch_writes`)."""
         began = time.perf_counter()
-        self._flush()
-        self.writing += time.perf_counter() - began
+        try:
+            yield
+        finally:
+            self.writing += time.perf_counter() - began
+
+    def on_epoch(self, metrics: dict[str, Any]) -> None:
+        self.flush()
         epoch = int(metrics.get("epoch", self.seq + 1))
         self.pending = (epoch, {k: v for k, v in metrics.items() if k != "epoch"})
 
     def on_stage(self, progress: dict[str, Any]) -> None:
-        began = time.perf_counter()
-        try:
+        with self._writing():
             self._on_stage(progress)
-        finally:
-            self.writing += time.perf_counter() - began
 
     def _on_stage(self, progress: dict[str, Any]) -> None:
         stage = progress.get("stage", progress.get("epoch"))
@@ -454,9 +460,8 @@ class RunRecorder:
 
     def flush(self) -> None:
         """Write the pending epoch (with the latest progress), then broadcast it."""
-        began = time.perf_counter()
-        self._flush()
-        self.writing += time.perf_counter() - began
+        with self._writing():
+            self._flush()
 
     def _flush(self) -> None:
         if self.pending is None:
@@ -493,11 +498,8 @@ class RunRecorder:
             )
 
     def should_stop(self) -> bool:
-        began = time.perf_counter()
-        try:
+        with self._writing():
             return self._should_stop()
-        finally:
-            self.writing += time.perf_counter() - began
 
     def _should_stop(self) -> bool:
         self._flush()
@@ -698,8 +700,14 @@ def _finish_audit(run: TrainingRun, *, actor: str, **detail: Any) -> None:
 
 
 def resident_bytes() -> int:
-    """This process's resident memory (the worker's, while it trains)."""
-    return psutil.Process().memory_info().rss
+    """This process's resident memory (the worker's, while it trains). Called at every
+    stop poll: the handle is kept per process (a forked worker gets its own)."""
+    return _this_process(os.getpid()).memory_info().rss
+
+
+@functools.cache
+def _this_process(pid: int) -> psutil.Process:
+    return psutil.Process(pid)
 
 
 def _out_of_memory(rss: int) -> str:
