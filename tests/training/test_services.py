@@ -135,14 +135,22 @@ def test_watchdog_is_scheduled_every_minute():
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
 
 
-def test_train_command_sync(team, cancer, capsys):
+def train_tree(dataset, **options) -> None:
+    """`manage.py train` of a decision tree on the cancer data, with `options`."""
     call_command(
         "train",
-        dataset=str(cancer.pk),
+        dataset=str(dataset.pk),
         target="diagnosis",
         model_type="decision_tree",
-        hyperparameters='{"max_depth": 3}',
         positive_class="malignant",
+        **options,
+    )
+
+
+def test_train_command_sync(team, cancer, capsys):
+    train_tree(
+        cancer,
+        hyperparameters='{"max_depth": 3}',
         threshold_rule="sensitivity>=0.9",
         cv_folds=3,
         exclude="mean radius",
@@ -175,18 +183,6 @@ def test_train_command_finds_a_dataset_by_name_and_prints_json(team, cancer, cap
     assert row["id"] == str(run.pk) and row["status"] == "succeeded"
     assert row["model"] == str(run.model_id) and 0.5 < row["metrics"]["accuracy"] <= 1
     assert run.config["group_column"] == "mean texture"
-
-
-def train_tree(dataset, **options) -> None:
-    """`manage.py train` of a decision tree on the cancer data, with `options`."""
-    call_command(
-        "train",
-        dataset=str(dataset.pk),
-        target="diagnosis",
-        model_type="decision_tree",
-        positive_class="malignant",
-        **options,
-    )
 
 
 def test_train_command_is_silent_at_verbosity_0(team, cancer, capsys):
