@@ -511,7 +511,7 @@ async def seed(stack, args, frame: pd.DataFrame) -> tuple[dict, Api]:
         "data_upload",
         "POST",
         "/api/data/upload",
-        201,
+        202,
         files={"file": ("ward-labs.csv", frame.to_csv(index=False).encode())},
         data={"name": "Ward labs", "workspace": setup["workspace"]},
     )
@@ -528,7 +528,11 @@ async def seed(stack, args, frame: pd.DataFrame) -> tuple[dict, Api]:
         if time.monotonic() > deadline:
             raise TimeoutError("no django-q2 cluster reported in 60 s")
         await asyncio.sleep(0.2)
-    log("dataset uploaded; a worker is up")
+    while (await api.http.get(f"/api/data/{upload['id']}")).json()["status"] == "processing":
+        if time.monotonic() > deadline + 60:
+            raise TimeoutError("the upload was not parsed in 60 s")
+        await asyncio.sleep(0.2)
+    log("dataset uploaded and parsed; a worker is up")
     if args.worker_nice:
         # Workers train on machines of their own in production; here they share the
         # CPUs with the web processes, so they get only what the web leaves idle.

@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.live_stack import live_stack, wait_for  # noqa: E402
+from tests.live_stack import live_stack, upload_dataset, wait_for  # noqa: E402
 
 PASSWORD = "a-long-enough-pass-42"
 
@@ -63,13 +63,11 @@ class Client:
         self.http.headers["Authorization"] = f"Bearer {token.json()['access']}"
 
     def upload(self, frame: pd.DataFrame) -> str:
-        response = self.http.post(
-            "/api/data/upload",
-            files={"file": ("bench.csv", frame.to_csv(index=False).encode())},
-            data={"name": "bench"},
+        dataset = upload_dataset(
+            self.http, "bench.csv", frame.to_csv(index=False).encode(), name="bench"
         )
-        response.raise_for_status()
-        return response.json()["id"]
+        assert dataset["status"] == "ready", dataset
+        return dataset["id"]
 
     def start(self, dataset_id: str, hyper: dict) -> str:
         response = self.http.post(

@@ -49,6 +49,7 @@ import contextlib
 import gzip
 import io
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -65,7 +66,12 @@ import pandas as pd  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.live_stack import LIVE_PASSWORD, live_database, live_stack  # noqa: E402
+from tests.live_stack import (  # noqa: E402
+    LIVE_PASSWORD,
+    live_database,
+    live_stack,
+    upload_dataset,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
@@ -175,13 +181,10 @@ class Api:
         self.http.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
 
     def upload(self, name: str, filename: str, body: bytes) -> str:
-        answer = self.http.post(
-            "/api/data/upload",
-            files={"file": (filename, body)},
-            data={"name": name, "workspace": self.workspace},
-        )
-        answer.raise_for_status()
-        return answer.json()["id"]
+        """The dataset's id, once a worker has parsed it (start_qcluster first)."""
+        dataset = upload_dataset(self.http, filename, body, name=name, workspace=self.workspace)
+        assert dataset["status"] == "ready", dataset
+        return dataset["id"]
 
     def start(self, dataset_id: str, epochs: int, name: str) -> str:
         answer = self.http.post(
@@ -238,6 +241,12 @@ def start_qcluster(stack) -> None:
         start_new_session=True,
     )
     log.close()  # the child holds its own copy
+
+
+def stop_qcluster(stack) -> None:
+    stack.qcluster.send_signal(signal.SIGTERM)
+    stack.qcluster.wait(timeout=30)
+    stack.qcluster = None
 
 
 def epoch_to_pixel(browser, base: str, api: Api, stack, dataset_id: str, epochs: int) -> dict:
@@ -528,9 +537,12 @@ def main() -> None:
         api = Api(base)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
+            # A worker parses the upload, then goes until the run below is queued.
+            start_qcluster(stack)
             cancer = api.upload(
                 "Breast cancer", "breast_cancer.csv", breast_cancer().to_csv(index=False).encode()
             )
+            stop_qcluster(stack)
             result.update(first_load(browser, base))
             result.update(epoch_to_pixel(browser, base, api, stack, cancer, args.epochs))
             # The live run, finished, is the template of the long history.

@@ -27,6 +27,8 @@ EventType = Literal[
     "run.failed",
     "model.registered",
     "dataset.uploaded",
+    "dataset.progress",
+    "dataset.rejected",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__
 
@@ -35,7 +37,8 @@ class WorkspaceEventData(TypedDict, total=False):
     """What an event says about its object; the keys depend on the event type:
     run.started name, model_type; run.completed name, status, model (its id or None);
     run.failed name, error; model.registered name, version, framework, task;
-    dataset.uploaded name."""
+    dataset.uploaded name (the upload is ready); dataset.progress name, stage, fraction
+    (a worker is parsing it); dataset.rejected name, error."""
 
     name: str
     model_type: str
@@ -45,6 +48,8 @@ class WorkspaceEventData(TypedDict, total=False):
     version: int
     framework: str
     task: str
+    stage: str
+    fraction: float
 
 
 class WorkspaceEvent(TypedDict):

@@ -21,6 +21,7 @@ class DatasetAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "workspace",
+        "status",
         "format",
         "size",
         "rows",
@@ -28,13 +29,16 @@ class DatasetAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["format", "compression", "workspace"]
+    list_filter = ["status", "format", "compression", "workspace"]
     search_fields = ["name", "description", "original_filename", "sha256"]
     date_hierarchy = "created_at"
     list_select_related = ["workspace", "created_by"]
     actions = ["reprofile"]
     readonly_fields = [
         "workspace",
+        "status",
+        "stage",
+        "error",
         "original_filename",
         "format",
         "compression",
@@ -52,6 +56,7 @@ class DatasetAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "description", "workspace", "created_by", "created_at"]}),
+        ("State", {"fields": ["status", "stage", "error"]}),
         (
             "File",
             {
@@ -115,6 +120,8 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Rows")
     def first_rows(self, dataset: Dataset):
+        if not dataset.is_ready:
+            return "None yet: the upload is being processed." if dataset.stage else "None."
         request = getattr(dataset, "_admin_request", None)
         try:
             page = services.dataset_preview(
@@ -167,7 +174,7 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.action(description="Re-profile the selected datasets")
     def reprofile(self, request, queryset) -> None:
         done = 0
-        for dataset in queryset:
+        for dataset in queryset.filter(status=Dataset.Status.READY):
             try:
                 services.dataset_reprofile(dataset=dataset, user=request.user, request=request)
                 done += 1

@@ -61,18 +61,31 @@ class DatasetSummarySerializer(serializers.ModelSerializer):
             "sha256",
             "rows",
             "n_columns",
+            "status",
+            "stage",
+            "error",
+            "error_code",
             "created_by",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "status": {
+                "help_text": "processing: a worker is parsing the upload (rows, columns and "
+                "profile are empty until it is ready); ready; rejected: see error."
+            },
+            "stage": {
+                "help_text": "While processing: queued, reading, profiling, storing, saving."
+            },
+            "error": {"help_text": "Why a rejected upload was refused; empty otherwise."},
+            "error_code": {"help_text": "The refusal as a code (e.g. empty_file, bad_encoding)."},
+        }
 
 
 class DatasetSerializer(DatasetSummarySerializer):
-    columns = ColumnProfileSerializer(source="profile.columns", many=True, read_only=True)
-    suggested_targets = SuggestedTargetSerializer(
-        source="profile.suggested_targets", many=True, read_only=True
-    )
+    columns = ColumnProfileSerializer(many=True, read_only=True)
+    suggested_targets = SuggestedTargetSerializer(many=True, read_only=True)
 
     class Meta(DatasetSummarySerializer.Meta):
         fields = [*DatasetSummarySerializer.Meta.fields, "columns", "suggested_targets"]

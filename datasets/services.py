@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,9 +26,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.utils import timezone
 
 from collaboration.models import AuditEvent, Workspace
 from collaboration.services import audit_record, notify_workspace
@@ -47,6 +50,9 @@ __all__ = [
     "dataset_load_table",
     "dataset_open_original",
     "dataset_preview",
+    "dataset_process",
+    "dataset_receive",
+    "dataset_sweep_stale",
     "dataset_reprofile",
     "dataset_update",
 ]
@@ -124,7 +130,10 @@ def dataset_ingest(
     request=None,
     progress: Progress | None = None,
 ) -> Dataset:
-    """Validate, parse, profile and store one uploaded file as a Dataset.
+    """Validate, parse, profile and store one file as a Dataset, here and now.
+
+    For management commands, the demo data and tests; the API takes uploads with
+    `dataset_receive` and a worker parses them (`dataset_process`).
 
     `source` is a path, an UploadedFile or a binary file object; `filename` (default:
     its name) decides the format and is kept for display only. The original bytes and a
@@ -137,7 +146,9 @@ def dataset_ingest(
     storage = dataset_storage()
     dataset_id = uuid.uuid4()
     stored: list[str] = []
-    try:
+    with _refused_without_a_trace(
+        stored, user=user, workspace=workspace, filename=filename, request=request
+    ):
         with tempfile.TemporaryDirectory(
             prefix="medilytica-ingest-", dir=settings.FILE_UPLOAD_TEMP_DIR
         ) as workdir:
@@ -146,35 +157,15 @@ def dataset_ingest(
             size = os.path.getsize(local_path)
             if size > settings.MAX_UPLOAD_SIZE:
                 raise upload_too_large(settings.MAX_UPLOAD_SIZE)
-            cancel = threading.Event()
-            with ThreadPoolExecutor(2, thread_name_prefix="ingest") as pool:
-                digest = pool.submit(file_sha256, local_path, cancel)
-                try:
-                    parsed = parsing.parse_file(
-                        local_path, filename=filename, workdir=workdir, limits=ingest_limits()
-                    )
-                    step("profiling")
-                    parquet_path = os.path.join(workdir, "data.parquet")
-                    # Encoding the Parquet copy and profiling both read the table; run
-                    # them side by side (Arrow releases the GIL in both).
-                    writing = pool.submit(columnar.write_parquet, parsed.table, parquet_path)
-                    profile = profiling.profile_table(parsed.table)
-                    writing.result()
-                    sha256 = digest.result()
-                except BaseException:
-                    cancel.set()
-                    raise
-            del parsed.table
+            ingested = _parse_and_profile(local_path, filename=filename, workdir=workdir, step=step)
             step("storing")
-            extension = parsed.format + (".gz" if parsed.compression else "")
             folder = f"{workspace.pk}/{dataset_id}"
-            original_key = f"{folder}/original.{extension}"
+            original_key = f"{folder}/original.{ingested.extension}"
             parquet_key = f"{folder}/data.parquet"
-            parquet_size = os.path.getsize(parquet_path)
             stored.append(original_key)
             original_key = _store(storage, original_key, local_path, upload, owned_path=owned)
             stored.append(parquet_key)
-            parquet_key = _store(storage, parquet_key, parquet_path, owned_path=True)
+            parquet_key = _store(storage, parquet_key, ingested.parquet_path, owned_path=True)
         step("saving")
         with transaction.atomic():
             dataset = Dataset.objects.create(
@@ -183,57 +174,430 @@ def dataset_ingest(
                 name=(name or "").strip()[:200] or default_name(filename),
                 description=description or "",
                 original_filename=filename,
-                format=parsed.format,
-                compression=parsed.compression,
-                encoding=parsed.encoding,
-                delimiter=parsed.delimiter,
                 original_key=original_key,
                 parquet_key=parquet_key,
-                sha256=sha256,
                 size_bytes=size,
-                parquet_size_bytes=parquet_size,
-                rows=profile["rows"],
-                n_columns=profile["n_columns"],
-                profile=profile,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                **ingested.fields(),
+            )
+            _record_ingested(dataset, user=user, request=request)
+    step("done")
+    return dataset
+
+
+class _Ingested:
+    """What parsing and profiling one file found, before anything is stored."""
+
+    def __init__(self, parsed: parsing.ParsedTable, profile: dict, parquet_path: str, sha256: str):
+        self.format = parsed.format
+        self.compression = parsed.compression
+        self.encoding = parsed.encoding
+        self.delimiter = parsed.delimiter
+        self.profile = profile
+        self.parquet_path = parquet_path
+        self.parquet_size = os.path.getsize(parquet_path)
+        self.sha256 = sha256
+
+    @property
+    def extension(self) -> str:
+        return self.format + (".gz" if self.compression else "")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "compression": self.compression,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "sha256": self.sha256,
+            "parquet_size_bytes": self.parquet_size,
+            "rows": self.profile["rows"],
+            "n_columns": self.profile["n_columns"],
+            "profile": self.profile,
+        }
+
+
+def _parse_and_profile(
+    local_path: str, *, filename: str, workdir: str, step: Progress
+) -> _Ingested:
+    """Parse the file, profile it and write its Parquet copy into `workdir`; the file is
+    hashed on a second thread meanwhile. Raises DatasetRejected for bad input."""
+    cancel = threading.Event()
+    with ThreadPoolExecutor(2, thread_name_prefix="ingest") as pool:
+        digest = pool.submit(file_sha256, local_path, cancel)
+        try:
+            parsed = parsing.parse_file(
+                local_path, filename=filename, workdir=workdir, limits=ingest_limits()
+            )
+            step("profiling")
+            parquet_path = os.path.join(workdir, "data.parquet")
+            # Encoding the Parquet copy and profiling both read the table; run
+            # them side by side (Arrow releases the GIL in both).
+            writing = pool.submit(columnar.write_parquet, parsed.table, parquet_path)
+            profile = profiling.profile_table(parsed.table)
+            writing.result()
+            sha256 = digest.result()
+        except BaseException:
+            cancel.set()
+            raise
+    ingested = _Ingested(parsed, profile, parquet_path, sha256)
+    del parsed.table
+    return ingested
+
+
+def _record_ingested(dataset: Dataset, *, user, request=None, via: str | None = None) -> None:
+    """Audit a stored dataset and tell its workspace, in the caller's transaction."""
+    audit_record(
+        action="dataset.upload",
+        user=user,
+        object_type="dataset",
+        object_id=dataset.pk,
+        workspace_id=dataset.workspace_id,
+        request=request,
+        detail={
+            "sha256": dataset.sha256,
+            "size_bytes": dataset.size_bytes,
+            "rows": dataset.rows,
+            **({"via": via} if via else {}),
+        },
+    )
+    notify_workspace(
+        type="dataset.uploaded",
+        workspace_id=dataset.workspace_id,
+        object_id=dataset.pk,
+        data={"name": dataset.name},
+    )
+
+
+@contextmanager
+def _refused_without_a_trace(
+    stored: list[str], *, user, workspace: Workspace, filename: str, request=None
+) -> Iterator[None]:
+    """Whatever goes wrong inside, no file in `stored` outlives it (a partial one
+    included); a refusal of the input is audited and raised as DatasetRejected."""
+    try:
+        yield
+    except BaseException as exc:
+        _remove_files(stored)
+        rejected = _as_rejection(exc)
+        if rejected is None:
+            raise
+        _audit_rejected(
+            rejected, user=user, workspace_id=workspace.pk, filename=filename, request=request
+        )
+        if rejected is exc:
+            raise
+        raise rejected from exc
+
+
+def _as_rejection(exc: BaseException) -> DatasetRejected | None:
+    """The refusal to show the uploader for this failure; None for a fault of ours."""
+    if isinstance(exc, DatasetRejected):
+        return exc
+    if storage_is_full(exc):
+        return storage_full()
+    return None
+
+
+def _audit_rejected(
+    rejected: DatasetRejected,
+    *,
+    user,
+    workspace_id,
+    filename: str,
+    request=None,
+    object_id=None,
+    via: str | None = None,
+) -> None:
+    audit_record(
+        action="dataset.upload",
+        user=user,
+        object_type="dataset",
+        object_id=object_id,
+        workspace_id=workspace_id,
+        request=request,
+        outcome=AuditEvent.Outcome.FAILED,
+        detail={
+            "code": rejected.code,
+            "reason": rejected.message,
+            "filename": filename,
+            **({"via": via} if via else {}),
+        },
+    )
+
+
+# --- uploads parsed by a worker -------------------------------------------------------------
+
+# What a processing dataset's `stage` says, in order: waiting for a worker, then the
+# ingest stages. `dataset.progress` events carry the stage and the fraction done.
+UPLOAD_STAGES = ("queued", *INGEST_STAGES)
+
+
+class UploadLimit(Exception):
+    """The user already has UPLOADS_PER_USER uploads being processed."""
+
+
+def dataset_receive(
+    *,
+    user,
+    workspace: Workspace,
+    upload: File,
+    filename: str | None = None,
+    name: str | None = None,
+    description: str = "",
+    request=None,
+) -> Dataset:
+    """Take an uploaded file for a worker to parse: the cheap checks now (type, size,
+    empty, the first bytes), then store the bytes, create the row `processing` and
+    queue `datasets.tasks.dataset_process` once the row commits.
+
+    Raises DatasetRejected (nothing kept) or UploadLimit. In Django-Q's sync mode the
+    worker's part runs before this returns; re-read the row for its state."""
+    filename = display_filename(filename or getattr(upload, "name", None) or "upload")
+    storage = dataset_storage()
+    dataset_id = uuid.uuid4()
+    stored: list[str] = []
+    with _refused_without_a_trace(
+        stored, user=user, workspace=workspace, filename=filename, request=request
+    ):
+        extension, size = _check_upload(upload, filename)
+        key = f"{workspace.pk}/{dataset_id}/original.{extension}"
+        stored.append(key)
+        with transaction.atomic():
+            _check_upload_limit(user)
+            key = _store(storage, key, "", upload)
+            dataset = Dataset.objects.create(
+                id=dataset_id,
+                workspace=workspace,
+                name=(name or "").strip()[:200] or default_name(filename),
+                description=description or "",
+                original_filename=filename,
+                format=extension.split(".")[0],
+                compression="gzip" if extension.endswith(".gz") else "",
+                original_key=key,
+                size_bytes=size,
+                status=Dataset.Status.PROCESSING,
+                stage="queued",
                 created_by=user if getattr(user, "is_authenticated", False) else None,
             )
             audit_record(
-                action="dataset.upload",
+                action="dataset.receive",
                 user=user,
                 object_type="dataset",
                 object_id=dataset.pk,
                 workspace_id=workspace.pk,
                 request=request,
-                detail={"sha256": sha256, "size_bytes": size, "rows": dataset.rows},
+                detail={"size_bytes": size, "filename": filename},
             )
-            notify_workspace(
-                type="dataset.uploaded",
-                workspace_id=workspace.pk,
-                object_id=dataset.pk,
-                data={"name": dataset.name},
-            )
-    except BaseException as exc:
-        # Whatever went wrong, no stored file outlives the upload (a partial one included).
-        _remove_files(stored)
-        rejected = exc if isinstance(exc, DatasetRejected) else None
-        if rejected is None and storage_is_full(exc):
-            rejected = storage_full()
-        if rejected is None:
-            raise
-        audit_record(
-            action="dataset.upload",
-            user=user,
-            object_type="dataset",
-            workspace_id=workspace.pk,
-            request=request,
-            outcome=AuditEvent.Outcome.FAILED,
-            detail={"code": rejected.code, "reason": rejected.message, "filename": filename},
-        )
-        if rejected is exc:
-            raise
-        raise rejected from exc
-    step("done")
+            if not _queue_is_in_process():
+                transaction.on_commit(lambda: _enqueue_processing(dataset_id))
+        if _queue_is_in_process():
+            # Django-Q's sync mode: the "worker" is this thread and shares its
+            # transaction, so it may start now (in a test's transaction, too).
+            _enqueue_processing(dataset_id)
     return dataset
+
+
+def _check_upload(upload: File, filename: str) -> tuple[str, int]:
+    """(storage extension, size) of an acceptable upload; DatasetRejected otherwise.
+    Reads the first bytes only: everything else is the worker's to find."""
+    fmt, compression = parsing.detect_format(filename)
+    size = upload.size if upload.size is not None else 0
+    if size > settings.MAX_UPLOAD_SIZE:
+        raise upload_too_large(settings.MAX_UPLOAD_SIZE)
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    if not head:
+        raise DatasetRejected("The file is empty.", code="empty_file")
+    if head.startswith(parsing.GZIP_MAGIC):
+        compression = "gzip"
+    elif compression:
+        raise DatasetRejected(
+            "The file is named .gz but is not gzip-compressed.", code="invalid_gzip"
+        )
+    return fmt + (".gz" if compression else ""), size
+
+
+def _check_upload_limit(user) -> None:
+    """At most UPLOADS_PER_USER of the user's uploads processing at once. Locks the
+    user's row first, so two uploads at the same moment are counted one after the other."""
+    if not getattr(user, "is_authenticated", False):
+        return
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    limit = settings.UPLOADS_PER_USER
+    waiting = Dataset.objects.filter(created_by=user, status=Dataset.Status.PROCESSING).count()
+    if waiting >= limit:
+        raise UploadLimit(
+            f"You have {waiting} uploads being processed (the limit is {limit} at once); "
+            "upload this file when one of them is ready."
+        )
+
+
+def _queue_is_in_process() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
+def _enqueue_processing(dataset_id) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task(
+            "datasets.tasks.dataset_process",
+            str(dataset_id),
+            task_name=f"ingest-{dataset_id}",
+            group="datasets",
+            timeout=settings.DATASET_PROCESS_TIMEOUT,
+        )
+    except Exception as exc:  # the broker is down: no worker will ever see this upload
+        logger.exception("upload %s could not be queued", dataset_id)
+        dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PROCESSING).first()
+        if dataset is not None:
+            _reject(
+                dataset,
+                DatasetRejected(
+                    "The upload could not be queued for processing: the task queue is "
+                    f"unreachable ({type(exc).__name__}). Upload it again later.",
+                    code="queue_unavailable",
+                ),
+            )
+
+
+def dataset_process(*, dataset_id) -> Dataset | None:
+    """The worker's part of an upload: parse, profile and store the Parquet copy of a
+    `processing` dataset, which becomes `ready`, or `rejected` with the reason (its
+    stored file removed, the row kept). Announces each stage on the workspace's
+    notifications. None if the row is gone or no longer processing."""
+    dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PROCESSING).first()
+    if dataset is None:
+        return None
+    storage = dataset_storage()
+    parquet_key = f"{dataset.workspace_id}/{dataset.pk}/data.parquet"
+    stored: list[str] = []
+
+    def step(stage: str) -> None:
+        Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING).update(stage=stage)
+        notify_workspace(
+            type="dataset.progress",
+            workspace_id=dataset.workspace_id,
+            object_id=dataset.pk,
+            data={
+                "name": dataset.name,
+                "stage": stage,
+                "fraction": round(UPLOAD_STAGES.index(stage) / (len(UPLOAD_STAGES) - 1), 2),
+            },
+        )
+
+    try:
+        with tempfile.TemporaryDirectory(
+            prefix="medilytica-ingest-", dir=settings.FILE_UPLOAD_TEMP_DIR
+        ) as workdir:
+            step("reading")
+            local_path = _stored_locally(storage, dataset.original_key, workdir)
+            ingested = _parse_and_profile(
+                local_path,
+                filename=dataset.original_filename or dataset.original_key,
+                workdir=workdir,
+                step=step,
+            )
+            step("storing")
+            stored.append(parquet_key)
+            _store(storage, parquet_key, ingested.parquet_path, owned_path=True)
+        step("saving")
+        with transaction.atomic():
+            fields = {**ingested.fields(), "parquet_key": parquet_key}
+            updated = Dataset.objects.filter(
+                pk=dataset.pk, status=Dataset.Status.PROCESSING
+            ).update(status=Dataset.Status.READY, stage="", **fields)
+            if not updated:  # deleted (or swept) while it was parsed: keep nothing
+                transaction.on_commit(
+                    lambda: _remove_files([dataset.original_key, *stored]), robust=True
+                )
+                return None
+            dataset.refresh_from_db()
+            _record_ingested(dataset, user=dataset.created_by, via="worker")
+    except BaseException as exc:
+        _remove_files(stored)
+        rejected = _as_rejection(exc)
+        if rejected is None:
+            if not isinstance(exc, Exception):
+                raise
+            logger.exception("dataset %s could not be processed", dataset.pk)
+            rejected = DatasetRejected(
+                "The file could not be processed because of an error on the server "
+                f"({type(exc).__name__}); it has been logged. Upload it again, or ask an "
+                "administrator.",
+                code="processing_failed",
+            )
+        _reject(dataset, rejected)
+        return Dataset.objects.filter(pk=dataset.pk).first()
+    return dataset
+
+
+def _stored_locally(storage: Storage, key: str, workdir: str) -> str:
+    """A local path with the stored file's bytes: the file itself on a local storage,
+    else a copy in `workdir`."""
+    try:
+        return storage.path(key)
+    except NotImplementedError:
+        pass
+    target = os.path.join(workdir, "upload")
+    with storage.open(key, "rb") as source, open(target, "wb") as out:
+        while chunk := source.read(CHUNK * 4):
+            out.write(chunk)
+    return target
+
+
+def _reject(dataset: Dataset, rejected: DatasetRejected) -> None:
+    """A processing upload refused: its file removed, the row kept with the reason."""
+    with transaction.atomic():
+        updated = Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING).update(
+            status=Dataset.Status.REJECTED,
+            stage="",
+            error=rejected.message,
+            error_code=rejected.code,
+            original_key="",
+        )
+        if not updated:
+            return
+        _audit_rejected(
+            rejected,
+            user=dataset.created_by,
+            workspace_id=dataset.workspace_id,
+            filename=dataset.original_filename,
+            object_id=dataset.pk,
+            via="worker",
+        )
+        notify_workspace(
+            type="dataset.rejected",
+            workspace_id=dataset.workspace_id,
+            object_id=dataset.pk,
+            data={"name": dataset.name, "error": rejected.message},
+        )
+    # The row says `rejected` now; its file goes (were this undone, the sweep would
+    # still reject the row, which no longer has a file to parse).
+    _remove_files([dataset.original_key])
+
+
+def dataset_sweep_stale() -> int:
+    """Reject uploads still `processing` past DATASET_PROCESS_TIMEOUT (their worker
+    died, or the queue lost them): no upload waits forever. Scheduled with the
+    training watchdog; returns how many it rejected."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DATASET_PROCESS_TIMEOUT + 60)
+    stale = Dataset.objects.filter(status=Dataset.Status.PROCESSING, updated_at__lt=cutoff)
+    count = 0
+    for dataset in stale.select_related("created_by"):
+        _reject(
+            dataset,
+            DatasetRejected(
+                "Processing did not finish in time (the worker stopped or the file took "
+                "too long). Upload it again, or ask an administrator.",
+                code="processing_timeout",
+            ),
+        )
+        count += 1
+    return count
 
 
 class _CopiedFile(File):

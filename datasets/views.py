@@ -31,6 +31,39 @@ from .serializers import (
 )
 from .uploads import TooManyFiles, UploadLimitHandler, UploadTooLarge, too_large_message
 
+NOT_READY = error_response(
+    "The dataset is not ready: still processing (code `dataset_processing`) or its "
+    "upload was rejected (`dataset_rejected`)."
+)
+TOO_MANY_UPLOADS = error_response(
+    "Already UPLOADS_PER_USER uploads processing for this user (code `too_many_uploads`)."
+)
+
+
+class DatasetNotReady(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "dataset_processing"
+
+
+class TooManyUploads(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_uploads"
+
+
+def require_ready(dataset: Dataset) -> Dataset:
+    """The dataset, if its rows can be read; a 409 saying why not otherwise."""
+    if dataset.status == Dataset.Status.PROCESSING:
+        raise DatasetNotReady(
+            "The dataset is still being processed; its rows can be read once it is ready."
+        )
+    if dataset.status == Dataset.Status.REJECTED:
+        raise DatasetNotReady(
+            f"The upload was rejected, so there is nothing to read: {dataset.error}",
+            code="dataset_rejected",
+        )
+    return dataset
+
+
 # .csv, .tsv, .txt, .parquet, each possibly .gz (which FileResponse sends as gzip).
 ORIGINAL_MEDIA_TYPES = [
     "text/csv",
@@ -53,7 +86,13 @@ def rejected_error(exc: DatasetRejected) -> exceptions.APIException:
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace.")
+            OpenApiParameter("workspace", OpenApiTypes.UUID, description="Only this workspace."),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=Dataset.Status.values,
+                description="Only datasets in this state (ready: those that can be trained on).",
+            ),
         ]
     )
 )
@@ -66,7 +105,17 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        return queryset.defer("profile") if self.action == "list" else queryset
+        if self.action != "list":
+            return queryset
+        wanted = self.request.query_params.get("status")
+        if wanted is not None:
+            if wanted not in Dataset.Status.values:
+                known = ", ".join(Dataset.Status.values)
+                raise exceptions.ValidationError(
+                    {"status": [f"Unknown status {wanted!r}; one of: {known}."]}
+                )
+            queryset = queryset.filter(status=wanted)
+        return queryset.defer("profile")
 
     def get_serializer_class(self):
         return DatasetSummarySerializer if self.action == "list" else DatasetSerializer
@@ -78,11 +127,14 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
 
     @extend_schema(
         # The original file, with the media type its extension has (FileResponse's guess).
-        responses={(200, media_type): OpenApiTypes.BINARY for media_type in ORIGINAL_MEDIA_TYPES}
+        responses={
+            **{(200, media_type): OpenApiTypes.BINARY for media_type in ORIGINAL_MEDIA_TYPES},
+            409: NOT_READY,
+        }
     )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        dataset = self.get_object()
+        dataset = require_ready(self.get_object())
         handle = services.dataset_open_original(dataset=dataset, user=request.user, request=request)
         return StoredFileResponse(
             handle, as_attachment=True, filename=services.dataset_download_filename(dataset)
@@ -95,7 +147,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
                 "limit", int, description=f"Rows, 1..{services.PREVIEW_MAX_LIMIT} (default 50)."
             ),
         ],
-        responses=PreviewSerializer,
+        responses={200: PreviewSerializer, 409: NOT_READY},
     )
     @action(
         detail=False,
@@ -105,7 +157,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
     )
     def preview(self, request, pk=None):
         """`?format=csv`: the same window as a CSV attachment (formulas escaped)."""
-        dataset = self.get_object()
+        dataset = require_ready(self.get_object())
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         offset, limit = query.validated_data["offset"], query.validated_data["limit"]
@@ -127,7 +179,9 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Workspace
 
 
 class DatasetUploadView(WorkspaceScopedViewSet):
-    """POST /api/data/upload: one CSV, TSV or Parquet file (optionally .gz) -> 201 dataset."""
+    """POST /api/data/upload: one CSV, TSV or Parquet file (optionally .gz) -> 202 dataset,
+    `processing` until a worker has parsed it (then `ready` or `rejected`, announced on
+    /ws/notifications). The type, size and first bytes are checked at once (400 / 413)."""
 
     queryset = Dataset.objects.all()
     serializer_class = DatasetUploadSerializer
@@ -154,12 +208,14 @@ class DatasetUploadView(WorkspaceScopedViewSet):
     @extend_schema(
         request={"multipart/form-data": DatasetUploadSerializer},
         responses={
-            201: DatasetSerializer,
+            202: DatasetSerializer,
             400: error_response(
-                "Unparseable or refused file ({detail, code}), or a field error.",
+                "Refused at once ({detail, code}: unsupported type, empty, not gzip), "
+                "or a field error.",
                 field_errors=True,
             ),
             413: error_response("Larger than MAX_UPLOAD_SIZE."),
+            429: TOO_MANY_UPLOADS,
         },
     )
     def create(self, request):
@@ -171,10 +227,10 @@ class DatasetUploadView(WorkspaceScopedViewSet):
         fields = form.validated_data
         workspace = self.workspace_for_write(fields.get("workspace"))
         try:
-            dataset = services.dataset_ingest(
+            dataset = services.dataset_receive(
                 user=request.user,
                 workspace=workspace,
-                source=fields["file"],
+                upload=fields["file"],
                 filename=fields["file"].name,
                 name=fields.get("name"),
                 description=fields.get("description", ""),
@@ -182,5 +238,9 @@ class DatasetUploadView(WorkspaceScopedViewSet):
             )
         except DatasetRejected as exc:
             raise rejected_error(exc) from None
+        except services.UploadLimit as exc:
+            raise TooManyUploads(str(exc)) from None
+        # In Django-Q's sync mode (tests, a single process) the worker's part has run.
+        dataset = Dataset.objects.select_related("created_by").get(pk=dataset.pk)
         body = DatasetSerializer(dataset, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -314,6 +314,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# Uploads are parsed by the workers: a user has at most this many `processing` at once
+# (one more is a 429), and one that is not done after DATASET_PROCESS_TIMEOUT seconds
+# is rejected (the worker task is ended then too).
+UPLOADS_PER_USER = env.int("UPLOADS_PER_USER", default=3)
+DATASET_PROCESS_TIMEOUT = env.int("DATASET_PROCESS_TIMEOUT", default=1800)
 DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=2000)
 # gzip and Parquet are expanded at most this far (a decompression bomb stops here);
 # unset, twice MAX_UPLOAD_SIZE.
@@ -322,6 +327,8 @@ MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)  # loaded models kept 
 # HTTP requests one web process works on at once (medilytica_site/handler.py); more
 # wait their turn on the event loop. At most DB_POOL_MAX_SIZE with PostgreSQL.
 WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=8)
+# Of those, uploads (their bodies parsed from multipart) at most this many at once.
+WEB_UPLOAD_THREADS = env.int("WEB_UPLOAD_THREADS", default=2)
 
 # Bytes daphne may hold for one WebSocket client that does not read before dropping
 # it (medilytica_site/ws_send_buffer.py); 0 turns the cap off.
@@ -436,6 +443,7 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": ["ok", "degraded"],
         "MlpSpecFormatEnum": ["medilytica.mlp"],
         "DatasetFormatEnum": "datasets.models.Dataset.Format",
+        "DatasetStatusEnum": "datasets.models.Dataset.Status",
         "TaskEnum": "mlmodels.models.Task",
         "PredictWarningCodeEnum": "mlmodels.row_warnings.WARNING_CODES",
     },

@@ -46,8 +46,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, *, timeout: float, what: str, process=None, log: Path | None = None):
-    """Poll `predicate` until it returns a true value; fail early if `process` exits."""
+def wait_for(
+    predicate,
+    *,
+    timeout: float,
+    what: str,
+    process=None,
+    log: Path | None = None,
+    interval: float = 0.05,
+):
+    """Poll `predicate` every `interval` seconds until it returns a true value; fail
+    early if `process` exits."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -60,7 +69,7 @@ def wait_for(predicate, *, timeout: float, what: str, process=None, log: Path | 
                 return result
         except Exception as exc:  # noqa: BLE001 - not up yet; retried until the deadline
             last = exc
-        time.sleep(0.05)
+        time.sleep(interval)
     raise TimeoutError(f"{what} not ready within {timeout} s (last error: {last})")
 
 
@@ -404,6 +413,29 @@ def signed_up_client(base_url: str, username: str) -> httpx.Client:
     return client
 
 
+def upload_dataset(
+    client: httpx.Client,
+    filename: str,
+    content,
+    *,
+    timeout: float = 120,
+    poll: float = 0.05,
+    **data: str,
+) -> dict:
+    """Upload a file (bytes or a binary file object) and wait until a worker has
+    parsed it (the stack needs a qcluster): the dataset as the API shows it then,
+    `ready` or `rejected`."""
+    answer = client.post("/api/data/upload", files={"file": (filename, content)}, data=data)
+    assert answer.status_code == 202, answer.text
+    dataset_id = answer.json()["id"]
+
+    def settled():
+        body = client.get(f"/api/data/{dataset_id}").json()
+        return body if body["status"] != "processing" else None
+
+    return wait_for(settled, timeout=timeout, what=f"a worker to parse {filename}", interval=poll)
+
+
 def training_client(base_url: str, username: str) -> httpx.Client:
     """`signed_up_client` with a small breast-cancer dataset uploaded (its id as
     `client.dataset_id`, target `diagnosis`), once the stack's worker is up."""
@@ -414,18 +446,16 @@ def training_client(base_url: str, username: str) -> httpx.Client:
     data = load_breast_cancer(as_frame=True)
     frame = data.data.iloc[:, :10].copy()
     frame["diagnosis"] = np.where(data.target == 0, "malignant", "benign")
-    upload = client.post(
-        "/api/data/upload",
-        files={"file": ("cancer.csv", frame.to_csv(index=False).encode())},
-        data={"name": "cancer"},
-    )
-    assert upload.status_code == 201, upload.text
-    client.dataset_id = upload.json()["id"]
     wait_for(
         lambda: client.get("/api/health").json()["workers"]["status"] == "ok",
         timeout=60,
         what="the qcluster",
     )
+    dataset = upload_dataset(
+        client, "cancer.csv", frame.to_csv(index=False).encode(), name="cancer"
+    )
+    assert dataset["status"] == "ready", dataset
+    client.dataset_id = dataset["id"]
     return client
 
 

@@ -116,6 +116,13 @@ def run_config_build(*, dataset, data: dict[str, Any], user, request=None) -> di
     from training.ml.evaluation import choose_positive_class
     from training.ml.jsonsafe import label_value
 
+    if not dataset.is_ready:
+        raise RunConfigError(
+            "dataset",
+            "The dataset is still being processed; start the run once it is ready."
+            if dataset.status == dataset.Status.PROCESSING
+            else f"The dataset's upload was rejected: {dataset.error}",
+        )
     columns = dataset_columns(dataset=dataset)
     fields = {k: v for k, v in data.items() if v is not None}
     # The profile's identifier flags decide which columns leave the features as

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests.live_stack import live_stack, wait_for
+from tests.live_stack import live_stack, upload_dataset, wait_for
 
 from .conftest import bucket_create, bucket_objects, local_files, s3_env
 
@@ -36,9 +36,8 @@ def test_web_processes_and_worker_share_files_through_the_bucket(s3_endpoint, tm
             api.headers["Authorization"] = f"Bearer {token.json()['access']}"
 
         # Uploaded through one daphne, previewed through the other.
-        upload = first.post("/api/data/upload", files={"file": ("ward.csv", csv)})
-        assert upload.status_code == 201, upload.text
-        dataset = upload.json()
+        dataset = upload_dataset(first, "ward.csv", csv)
+        assert dataset["status"] == "ready", dataset
         prefix = f"data/{dataset['workspace']}/{dataset['id']}/"
         assert set(bucket_objects(client, bucket)) == {
             prefix + "original.csv",

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from datasets.management.commands.load_demo_data import breast_cancer
+from tests.live_stack import upload_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -28,13 +29,15 @@ def demo_csv() -> bytes:
 @pytest.fixture(scope="module")
 def dataset(site) -> dict:
     """The demo dataset, uploaded through the API (the upload screen has its own test)."""
-    answer = site.api.post(
-        "/api/data/upload",
-        files={"file": ("breast_cancer.csv", demo_csv())},
-        data={"name": "Breast cancer (API)", "workspace": site.workspace},
+    dataset = upload_dataset(
+        site.api,
+        "breast_cancer.csv",
+        demo_csv(),
+        name="Breast cancer (API)",
+        workspace=site.workspace,
     )
-    assert answer.status_code == 201, answer.text
-    return answer.json()
+    assert dataset["status"] == "ready", dataset
+    return dataset
 
 
 def start_run(site, dataset: dict, name: str, epochs: int, **hyper) -> str:

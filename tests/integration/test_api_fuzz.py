@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_stack import live_database, live_stack
+from tests.live_stack import live_database, live_stack, upload_dataset
 
 pytestmark = pytest.mark.integration
 
@@ -95,8 +95,9 @@ def seed(base_url: str) -> dict:
         return response.json()
 
     def upload(name: str) -> dict:
-        files = {"file": (f"{name}.csv", CSV.encode())}
-        return created(client.post("/api/data/upload", files=files, data={"name": name}))
+        dataset = upload_dataset(client, f"{name}.csv", CSV.encode(), name=name)
+        assert dataset["status"] == "ready", dataset
+        return dataset
 
     workspace = register.json()["workspaces"][0]["id"]
     dataset = upload("cohort")

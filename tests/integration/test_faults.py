@@ -20,7 +20,14 @@ import pandas as pd
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.live_stack import live_database, live_stack, signed_up_client, training_client, wait_for
+from tests.live_stack import (
+    live_database,
+    live_stack,
+    signed_up_client,
+    training_client,
+    upload_dataset,
+    wait_for,
+)
 from tests.live_stack import read_training_until as read_until
 from tests.live_stack import start_network_run as start
 from tests.live_stack import training_socket as stream
@@ -309,12 +316,15 @@ def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack, api):
         assert api.get("/api/data").json()["count"] == 0
         assert files_under(mount) == sorted([*kept, "filler"])
 
-        # The original fits, its Parquet copy does not: the stored original goes again.
+        # The original fits, its Parquet copy does not: the worker rejects the upload
+        # (the row stays, saying why) and its stored original goes again.
         filler.unlink()
         filler = fill(mount, leave=len(csv) + 64 * 1024)
-        assert_storage_full(api.post("/api/data/upload", files={"file": ("big.csv", csv)}))
-        assert api.get("/api/data").json()["count"] == 0
+        rejected = upload_dataset(api, "big.csv", csv)
+        assert (rejected["status"], rejected["error_code"]) == ("rejected", "storage_full")
+        assert rejected["error"].startswith("Storage is full"), rejected
         assert files_under(mount) == sorted([*kept, "filler"])
+        assert api.delete(f"/api/data/{rejected['id']}/").status_code == 204
 
         # A model file that does not fit.
         filler.unlink()
@@ -330,10 +340,8 @@ def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack, api):
             filler.unlink(missing_ok=True)
 
     # Space freed: the same uploads go through, and nothing of the failures was kept.
-    response = api.post("/api/data/upload", files={"file": ("big.csv", csv)})
-    assert response.status_code == 201, response.text
-    dataset = response.json()
-    assert dataset["rows"] == 8_000
+    dataset = upload_dataset(api, "big.csv", csv)
+    assert (dataset["status"], dataset["rows"]) == ("ready", 8_000), dataset
     folder = f"data/{dataset['workspace']}/{dataset['id']}"
     stored = [f"{folder}/data.parquet", f"{folder}/original.csv"]
     assert files_under(mount) == sorted(kept + stored)

@@ -53,7 +53,7 @@ def test_predict_returns_labels_as_uploaded(
         },
         format="multipart",
     )
-    assert upload.status_code == 201, upload.content
+    assert upload.status_code == 202, upload.content
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post(
             "/api/train/start",

@@ -76,6 +76,8 @@ NOT_FOR_A_PERSON = {
     "run_claim_next": "the worker takes the fairest queued run (its claim is a status change)",
     "run_enqueue": 'the queue hand-off; a refusal fails the run as {"actor": "system"}',
     "run_watchdog": 'fails dead runs as {"actor": "system"}',
+    "dataset_process": 'the worker, for dataset.created_by (detail {"via": "worker"})',
+    "dataset_sweep_stale": "rejects uploads whose worker never finished, for their uploader",
 }
 
 SERVICE_MODULES = (datasets.services, training.services, mlmodels.services)
@@ -142,7 +144,7 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
     upload = SimpleUploadedFile("ward.csv", CSV.encode(), content_type="text/csv")
     dataset_id = _ok(
         editor.post("/api/data/upload", {"file": upload, "workspace": ws}, format="multipart"),
-        201,
+        202,
     ).json()["id"]
     _ok(editor.get(f"/api/data/preview/{dataset_id}", {"limit": 5}))
     _ok(editor.get(f"/api/data/preview/{dataset_id}", {"limit": 5, "format": "csv"}))
@@ -208,13 +210,14 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
             if row.action not in SYSTEM_ACTIONS or row.user is not None:
                 gaps.append(f"{where}: not an allowed system action")
         elif row.detail.get("via") == "worker":
-            if row.user != team.editor:  # the worker acts for the run's creator
-                gaps.append(f"{where}: a worker row must carry the run's creator")
+            if row.user != team.editor:  # the worker acts for the run's or upload's creator
+                gaps.append(f"{where}: a worker row must carry the creator")
         elif row.user not in (team.editor, admin) or row.remote_addr != ADDRESS:
             gaps.append(f"{where}: no actor or no address")
     assert not gaps, "audit rows without an actor:\n" + "\n".join(gaps)
     actions = {event.action for event in events}
     assert actions >= {
+        "dataset.receive",
         "dataset.upload",
         "dataset.preview",
         "dataset.download",
@@ -234,7 +237,12 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
         "dataset.delete",
     }, actions
     by_worker = events.filter(detail__via="worker")
-    assert {row.action for row in by_worker} == {"dataset.load", "model.register", "run.finish"}
+    assert {row.action for row in by_worker} == {
+        "dataset.upload",  # the upload parsed by the worker, for its uploader
+        "dataset.load",
+        "model.register",
+        "run.finish",
+    }
     system = events.get(detail__actor="system")
     assert (system.action, system.object_id, system.outcome) == ("run.finish", stuck, "failed")
 

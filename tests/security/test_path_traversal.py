@@ -186,7 +186,7 @@ def test_dataset_file_names_stay_labels(team, client_for, tmp_path, label):
         assert "Unsupported file type" in response.json()["detail"]
         assert not files_under(tmp_path) and not Dataset.objects.exists()
         return
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     dataset = Dataset.objects.get(pk=response.json()["id"])
     assert "\x00" not in dataset.original_filename and "/" not in dataset.original_filename
     assert dataset.original_key.startswith(f"{team.workspace.pk}/{dataset.pk}/")
@@ -212,7 +212,7 @@ def test_dataset_name_field_is_only_a_label(team, client_for, tmp_path, name):
         },
         format="multipart",
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     assert response.json()["name"] == name.strip()
     _assert_confined(tmp_path, team.workspace.pk)
     download = client.get(f"/api/data/{response.json()['id']}/download")

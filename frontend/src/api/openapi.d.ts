@@ -216,7 +216,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description POST /api/data/upload: one CSV, TSV or Parquet file (optionally .gz) -> 201 dataset. */
+        /**
+         * @description POST /api/data/upload: one CSV, TSV or Parquet file (optionally .gz) -> 202 dataset,
+         *     `processing` until a worker has parsed it (then `ready` or `rejected`, announced on
+         *     /ws/notifications). The type, size and first bytes are checked at once (400 / 413).
+         */
         post: operations["data_upload_create"];
         delete?: never;
         options?: never;
@@ -1061,6 +1065,10 @@ export interface components {
             readonly delimiter: string;
             readonly description: string;
             readonly encoding: string;
+            /** @description Why a rejected upload was refused; empty otherwise. */
+            readonly error: string;
+            /** @description The refusal as a code (e.g. empty_file, bad_encoding). */
+            readonly error_code: string;
             readonly format: components["schemas"]["DatasetFormatEnum"];
             /** Format: uuid */
             readonly id: string;
@@ -1070,6 +1078,16 @@ export interface components {
             readonly rows: number;
             readonly sha256: string;
             readonly size_bytes: number;
+            /** @description While processing: queued, reading, profiling, storing, saving. */
+            readonly stage: string;
+            /**
+             * @description processing: a worker is parsing the upload (rows, columns and profile are empty until it is ready); ready; rejected: see error.
+             *
+             *     * `processing` - Processing
+             *     * `ready` - Ready
+             *     * `rejected` - Rejected
+             */
+            readonly status: components["schemas"]["DatasetStatusEnum"];
             readonly suggested_targets: components["schemas"]["SuggestedTarget"][];
             /** Format: date-time */
             readonly updated_at: string;
@@ -1083,6 +1101,13 @@ export interface components {
          * @enum {string}
          */
         DatasetFormatEnum: "csv" | "tsv" | "parquet";
+        /**
+         * @description * `processing` - Processing
+         *     * `ready` - Ready
+         *     * `rejected` - Rejected
+         * @enum {string}
+         */
+        DatasetStatusEnum: "processing" | "ready" | "rejected";
         DatasetSummary: {
             readonly compression: string;
             /** Format: date-time */
@@ -1091,6 +1116,10 @@ export interface components {
             readonly delimiter: string;
             readonly description: string;
             readonly encoding: string;
+            /** @description Why a rejected upload was refused; empty otherwise. */
+            readonly error: string;
+            /** @description The refusal as a code (e.g. empty_file, bad_encoding). */
+            readonly error_code: string;
             readonly format: components["schemas"]["DatasetFormatEnum"];
             /** Format: uuid */
             readonly id: string;
@@ -1100,6 +1129,16 @@ export interface components {
             readonly rows: number;
             readonly sha256: string;
             readonly size_bytes: number;
+            /** @description While processing: queued, reading, profiling, storing, saving. */
+            readonly stage: string;
+            /**
+             * @description processing: a worker is parsing the upload (rows, columns and profile are empty until it is ready); ready; rejected: see error.
+             *
+             *     * `processing` - Processing
+             *     * `ready` - Ready
+             *     * `rejected` - Rejected
+             */
+            readonly status: components["schemas"]["DatasetStatusEnum"];
             /** Format: date-time */
             readonly updated_at: string;
             /** Format: uuid */
@@ -2234,9 +2273,11 @@ export interface components {
          *     * `run.failed` - run.failed
          *     * `model.registered` - model.registered
          *     * `dataset.uploaded` - dataset.uploaded
+         *     * `dataset.progress` - dataset.progress
+         *     * `dataset.rejected` - dataset.rejected
          * @enum {string}
          */
-        WorkspaceEventTypeEnum: "run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded";
+        WorkspaceEventTypeEnum: "run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected";
         WorkspaceInputRequest: {
             description?: string;
             name: string;
@@ -2735,6 +2776,8 @@ export interface operations {
                 page?: number;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                /** @description Only datasets in this state (ready: those that can be trained on). */
+                status?: "processing" | "ready" | "rejected";
                 /** @description Only this workspace. */
                 workspace?: string;
             };
@@ -2935,6 +2978,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The dataset is not ready: still processing (code `dataset_processing`) or its upload was rejected (`dataset_rejected`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; retry after the number of seconds in Retry-After. */
             429: {
                 headers: {
@@ -3002,6 +3054,16 @@ export interface operations {
                     "text/csv": components["schemas"]["Error"];
                 };
             };
+            /** @description The dataset is not ready: still processing (code `dataset_processing`) or its upload was rejected (`dataset_rejected`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/csv": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; retry after the number of seconds in Retry-After. */
             429: {
                 headers: {
@@ -3027,7 +3089,7 @@ export interface operations {
             };
         };
         responses: {
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3035,7 +3097,7 @@ export interface operations {
                     "application/json": components["schemas"]["Dataset"];
                 };
             };
-            /** @description Unparseable or refused file ({detail, code}), or a field error. */
+            /** @description Refused at once ({detail, code}: unsupported type, empty, not gzip), or a field error. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3089,7 +3151,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many requests; retry after the number of seconds in Retry-After. */
+            /** @description Already UPLOADS_PER_USER uploads processing for this user (code `too_many_uploads`). */
             429: {
                 headers: {
                     [name: string]: unknown;

@@ -66,16 +66,18 @@ export type TrainingClientMessage = PingMessage
 export type Type7 = "ping"
 export type ChatServerMessage = (ChatHistoryEvent | ChatPresenceEvent | ChatMessageEvent | ChatTypingEvent | ChatErrorEvent)
 export type Error1 = string
+export type Fraction1 = number
 export type Framework = string
 export type Model1 = (string | null)
 export type ModelType = string
 export type Name = string
+export type Stage = string
 export type Status3 = string
 export type Task1 = string
 export type Version = number
 export type ObjectId = string
 export type Time = string
-export type Type8 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded")
+export type Type8 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected")
 export type Workspace = string
 export type Id = string
 export type Kind = ("user" | "system")
@@ -255,14 +257,17 @@ workspace: Workspace
  * What an event says about its object; the keys depend on the event type:
  * run.started name, model_type; run.completed name, status, model (its id or None);
  * run.failed name, error; model.registered name, version, framework, task;
- * dataset.uploaded name.
+ * dataset.uploaded name (the upload is ready); dataset.progress name, stage, fraction
+ * (a worker is parsing it); dataset.rejected name, error.
  */
 export interface WorkspaceEventData {
 error?: Error1
+fraction?: Fraction1
 framework?: Framework
 model?: Model1
 model_type?: ModelType
 name?: Name
+stage?: Stage
 status?: Status3
 task?: Task1
 version?: Version
