@@ -127,38 +127,111 @@ def test_a_request_thread_knows_when_it_is_busy():
     thread.shutdown()
 
 
+class _Views:
+    """Stands in for the handler's view chain: each view waits at a gate and notes
+    what ran, at most how many at once and in which order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: list = []
+        self.order: list = []
+        self.most = 0
+        self.gate = threading.Event()
+
+    def __call__(self, request):
+        with self.lock:
+            self.running.append(request.number)
+            self.most = max(self.most, len(self.running))
+            self.order.append(request.number)
+        self.gate.wait(10)
+        with self.lock:
+            self.running.remove(request.number)
+        return request.number
+
+
+def _fake_request(number: int, path: str = "/api/auth/me", method: str = "GET"):
+    return types.SimpleNamespace(number=number, path=path, method=method)
+
+
+async def _arrive(handler, requests) -> list:
+    async def one(request):  # each request in a thread of its own, as in __call__
+        async with ThreadSensitiveContext(executor=RequestThread()):
+            return await handler.get_response_async(request)
+
+    tasks = []
+    for request in requests:
+        tasks.append(asyncio.ensure_future(one(request)))
+        await asyncio.sleep(0.01)  # arrive in this order
+    await asyncio.sleep(0.2)
+    return tasks
+
+
 async def test_views_beyond_the_cap_wait_their_turn_in_order(settings):
     settings.WEB_REQUEST_THREADS = 2
     handler = OneHopASGIHandler()
-    lock = threading.Lock()
-    running, most, order = [0], [0], []
-    gate = threading.Event()
-
-    def get_response(request):
-        with lock:
-            running[0] += 1
-            most[0] = max(most[0], running[0])
-            order.append(request)
-        gate.wait(10)
-        with lock:
-            running[0] -= 1
-        return request
-
-    handler.get_response = get_response
-
-    async def request(number):  # each request in a thread of its own, as in __call__
-        async with ThreadSensitiveContext(executor=RequestThread()):
-            return await handler.get_response_async(number)
-
-    tasks = []
-    for number in range(5):
-        tasks.append(asyncio.ensure_future(request(number)))
-        await asyncio.sleep(0.01)  # arrive in this order
-    await asyncio.sleep(0.2)
-    assert running[0] == 2 and order == [0, 1], "only two views at once; the rest wait"
-    gate.set()
+    handler.get_response = views = _Views()
+    tasks = await _arrive(handler, [_fake_request(n) for n in range(5)])
+    assert views.running == [0, 1] and views.order == [0, 1], "two views at once; the rest wait"
+    views.gate.set()
     assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
-    assert most[0] == 2 and order == [0, 1, 2, 3, 4]
+    assert views.most == 2 and views.order == [0, 1, 2, 3, 4]
+
+
+async def test_uploads_beyond_their_own_cap_wait_while_other_requests_run(settings):
+    settings.WEB_REQUEST_THREADS = 4
+    settings.WEB_UPLOAD_THREADS = 1
+    handler = OneHopASGIHandler()
+    handler.get_response = views = _Views()
+    requests = [
+        _fake_request(0, "/api/data/upload/", "POST"),
+        _fake_request(1, "/api/models/upload", "POST"),
+        _fake_request(2, "/api/data/upload", "POST"),
+        _fake_request(3),
+        _fake_request(4, "/api/data/upload", "GET"),  # not an upload: a 405 to be
+    ]
+    tasks = await _arrive(handler, requests)
+    assert views.running == [0, 3, 4], "one upload at a time; other requests go by"
+    views.gate.set()
+    assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
+    assert views.order == [0, 3, 4, 1, 2]
+
+
+async def test_a_body_read_through_a_memory_map_reaches_django_without_a_copy(tmp_path):
+    import mmap
+
+    content = b"x" * (3 << 20)
+    path = tmp_path / "body"
+    path.write_bytes(content)
+    with open(path, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    messages = [{"type": "http.request", "body": memoryview(mapped), "more_body": False}]
+
+    async def receive():
+        return messages.pop(0)
+
+    body = await OneHopASGIHandler().read_body(receive)
+    assert type(body).__name__ == "_ViewReader"
+    assert body.read(10) == b"x" * 10 and body.tell() == 10
+    body.seek(0)
+    assert body.read() == content
+    body.close()
+    mapped.close()  # no view of it is left
+
+
+async def test_a_big_body_in_many_messages_is_written_out_whole(settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
+    parts = [bytes([n]) * 700 for n in range(5)]
+    messages = [
+        {"type": "http.request", "body": part, "more_body": n < len(parts) - 1}
+        for n, part in enumerate(parts)
+    ]
+
+    async def receive():
+        return messages.pop(0)
+
+    body = await OneHopASGIHandler().read_body(receive)
+    assert body.read() == b"".join(parts)
+    body.close()
 
 
 @pytest.fixture
@@ -207,3 +280,22 @@ async def test_each_request_ends_with_a_look_for_new_imports(monkeypatch):
     await _request(handler, "/api/health")
     await _request(handler, "/api/nothing-here")
     assert len(calls) == 2
+
+
+def test_twisteds_spool_file_is_read_back_as_views_of_a_memory_map():
+    import tempfile
+
+    from medilytica_site.asgi import _MappedBody
+
+    body = _MappedBody(tempfile.TemporaryFile())  # noqa: SIM115 - body.close() closes it
+    for n in range(3):  # as Twisted writes the chunks it receives
+        body.write(bytes([65 + n]) * 1000)
+    assert body.tell() == 3000
+    body.seek(0, 0)  # Twisted, once the body is in; then daphne reads it
+    first = body.read(2500)
+    rest = body.read(2500)
+    assert isinstance(first, memoryview) and (len(first), len(rest)) == (2500, 500)
+    assert bytes(first[:1000]) == b"A" * 1000 and bytes(rest) == b"C" * 500
+    assert len(body.read(2500)) == 0  # the end: daphne stops on a short read
+    body.close()  # views still held: the map stays until the last goes
+    assert body.closed and bytes(first[-1:]) == b"C"
