@@ -43,6 +43,10 @@ function dataset(overrides: Record<string, unknown> = {}) {
     sha256: "0123456789abcdef".repeat(4),
     rows: TOTAL,
     n_columns: 3,
+    status: "ready",
+    stage: "",
+    error: "",
+    error_code: "",
     created_by: "alice",
     created_at: "2025-01-02T10:00:00Z",
     updated_at: "2025-01-02T10:00:00Z",
@@ -165,6 +169,18 @@ describe("DatasetPage", { timeout: 20_000 }, () => {
     renderScreen(<DatasetPage />, route);
     expect(await screen.findByRole("alert")).toHaveTextContent("Line 3 has 4 fields; the header has 3.");
     expect(screen.queryByRole("link", { name: "Train a model" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Preview" })).not.toBeInTheDocument();
+  });
+
+  it("says how far the worker is while it processes the upload, and offers nothing to read", async () => {
+    stubFetch({
+      [`GET /api/data/${ID}/`]: dataset({ status: "processing", stage: "profiling", rows: 0, n_columns: 0, columns: [] }),
+    });
+    renderScreen(<DatasetPage />, route);
+    expect(await screen.findByText(/profiling the columns \(step 3 of 5\)/)).toHaveAttribute("role", "status");
+    expect(screen.getByText("Processing")).toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "Train a model" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("link", { name: "Download" })).not.toBeInTheDocument();
     expect(screen.queryByRole("heading", { name: "Preview" })).not.toBeInTheDocument();
   });
 

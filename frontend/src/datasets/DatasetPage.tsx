@@ -5,7 +5,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
-import { lifecycle, useDataset, type Dataset } from "./api";
+import { lifecycle, stageInWords, useDataset, type Dataset } from "./api";
 import { ColumnProfile } from "./ColumnProfile";
 import { DataPreview } from "./DataPreview";
 import { DeleteButton, useDeleteConfirmation } from "./DeleteDataset";
@@ -28,7 +28,7 @@ function DatasetView({ dataset }: { dataset: Dataset }) {
   const { canEdit } = useWorkspace();
   const navigate = useNavigate();
   const { ask, dialog } = useDeleteConfirmation(() => navigate("/datasets"));
-  const { status, error, kind } = lifecycle(dataset);
+  const { status, error, kind, stage } = lifecycle(dataset);
   const ready = status === "ready";
   const numeric = useMemo(
     () => new Set(dataset.columns.filter((c) => c.kind === "numeric").map((c) => c.name)),
@@ -45,7 +45,7 @@ function DatasetView({ dataset }: { dataset: Dataset }) {
               Train a model
             </Link>
           )}
-          {status !== "rejected" && (
+          {ready && (
             <a className="button" href={`/api/data/${dataset.id}/download/`} download>
               Download
             </a>
@@ -61,7 +61,9 @@ function DatasetView({ dataset }: { dataset: Dataset }) {
       )}
       {status === "processing" && (
         <p role="status" className="processing">
-          The server is reading this file; its profile and preview appear when it is done.
+          The server is working on this file
+          {stageInWords(stage) ? `: ${stageInWords(stage)}` : ""}. Its profile and preview
+          appear when it is done.
         </p>
       )}
       <Summary dataset={dataset} status={<StatusBadge status={status} kind={kind} />} />

@@ -7,25 +7,36 @@ export type DatasetSummary = Schemas["DatasetSummary"];
 export type Dataset = Schemas["Dataset"];
 export type Preview = Schemas["Preview"];
 
-/**
- * Worker-parsed uploads (DESIGN §4) add `status`, `error` and `kind` to a dataset; the
- * schema does not describe them yet, so they are read here, defensively, and a dataset
- * without them is a ready table (what the server answers today).
- */
-export type DatasetStatus = "processing" | "ready" | "rejected";
-interface Lifecycle {
-  status?: DatasetStatus;
-  error?: string | null;
-  kind?: string;
+/** A worker parses each upload: `processing` (its `stage` says how far), then `ready` or `rejected`. */
+export type DatasetStatus = Schemas["DatasetStatusEnum"];
+
+/** The stages of a processing upload, in order, as the server names them. */
+export const UPLOAD_STAGES = ["queued", "reading", "profiling", "storing", "saving"] as const;
+
+const STAGE_WORDS: Record<string, string> = {
+  queued: "waiting for a worker",
+  reading: "reading the file",
+  profiling: "profiling the columns",
+  storing: "storing a copy",
+  saving: "saving",
+};
+
+/** "reading the file (step 2 of 5)", or null when the stage is unknown. */
+export function stageInWords(stage: string): string | null {
+  const index = UPLOAD_STAGES.indexOf(stage as (typeof UPLOAD_STAGES)[number]);
+  if (index < 0) return null;
+  return `${STAGE_WORDS[stage]} (step ${index + 1} of ${UPLOAD_STAGES.length})`;
 }
 
+/** Images (a later kind) add `kind`; a dataset without it is a table. */
 export function lifecycle(dataset: DatasetSummary | Dataset): {
   status: DatasetStatus;
   error: string | null;
   kind: string;
+  stage: string;
 } {
-  const extra = dataset as Lifecycle;
-  return { status: extra.status ?? "ready", error: extra.error ?? null, kind: extra.kind ?? "tabular" };
+  const kind = (dataset as { kind?: string }).kind ?? "tabular";
+  return { status: dataset.status, error: dataset.error || null, kind, stage: dataset.stage };
 }
 
 const POLL_MS = 2_000;

@@ -28,10 +28,11 @@ export function useTrainableDatasets(workspace: string) {
     queryKey: ["datasets", workspace, "trainable"],
     queryFn: async () => {
       const page = await unwrap(
-        api.GET("/api/data/", { params: { query: { workspace, page_size: DATASET_PAGE } } }),
+        api.GET("/api/data/", {
+          params: { query: { workspace, status: "ready", page_size: DATASET_PAGE } },
+        }),
       );
-      // Worker-parsed uploads add a status the schema does not describe yet: none means ready.
-      return page.results.filter((d) => ((d as { status?: string }).status ?? "ready") === "ready");
+      return page.results;
     },
   });
 }
