@@ -468,10 +468,15 @@ def dataset_process(*, dataset_id) -> Dataset | None:
     """The worker's part of an upload: parse, profile and store the Parquet copy of a
     `processing` dataset, which becomes `ready`, or `rejected` with the reason (its
     stored file removed, the row kept). Announces each stage on the workspace's
-    notifications. None if the row is gone or no longer processing."""
-    dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PROCESSING).first()
-    if dataset is None:
+    notifications. None if the row is gone, no longer processing, or already taken
+    by another worker."""
+    waiting = Dataset.objects.filter(
+        pk=dataset_id, status=Dataset.Status.PROCESSING, stage="queued"
+    )
+    # The claim: one worker only, should the queue ever hand the task out twice.
+    if not waiting.update(stage="reading"):
         return None
+    dataset = Dataset.objects.get(pk=dataset_id)
     storage = dataset_storage()
     parquet_key = f"{dataset.workspace_id}/{dataset.pk}/data.parquet"
     stored: list[str] = []
@@ -510,10 +515,10 @@ def dataset_process(*, dataset_id) -> Dataset | None:
             updated = Dataset.objects.filter(
                 pk=dataset.pk, status=Dataset.Status.PROCESSING
             ).update(status=Dataset.Status.READY, stage="", **fields)
-            if not updated:  # deleted (or swept) while it was parsed: keep nothing
-                transaction.on_commit(
-                    lambda: _remove_files([dataset.original_key, *stored]), robust=True
-                )
+            if not updated:
+                # Deleted or swept while it was parsed: its original went with that;
+                # the copy made here goes too.
+                transaction.on_commit(lambda: _remove_files(stored), robust=True)
                 return None
             dataset.refresh_from_db()
             _record_ingested(dataset, user=dataset.created_by, via="worker")

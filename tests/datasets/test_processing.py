@@ -123,6 +123,33 @@ def test_a_dataset_deleted_while_it_is_parsed_leaves_no_file(
     assert storage_entries() == []
 
 
+def test_a_dataset_deleted_in_the_middle_of_its_parse_keeps_no_copy(
+    team, client_for, queue_held, monkeypatch, django_capture_on_commit_callbacks
+):
+    body = held_upload(team, client_for)
+    store = services._store
+
+    def deleted_meanwhile(storage, key, *args, **kwargs):
+        stored = store(storage, key, *args, **kwargs)
+        if key.endswith("data.parquet"):  # the copy is written; now the user deletes
+            services.dataset_delete(dataset=Dataset.objects.get(pk=body["id"]), user=team.editor)
+        return stored
+
+    monkeypatch.setattr(services, "_store", deleted_meanwhile)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert queue_held.run() == [None]
+    assert not Dataset.objects.exists()
+    assert storage_entries() == []
+
+
+def test_a_task_delivered_twice_is_parsed_once(team, client_for, queue_held):
+    body = held_upload(team, client_for)
+    queue_held.ids.append(body["id"])  # the queue hands the same task out again
+    first, second = queue_held.run()
+    assert first.status == "ready" and second is None
+    assert AuditEvent.objects.filter(action="dataset.upload").count() == 1
+
+
 def test_an_unexpected_fault_in_the_worker_rejects_the_upload_and_says_so(
     team, client_for, queue_held, monkeypatch
 ):
