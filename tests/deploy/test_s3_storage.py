@@ -91,7 +91,7 @@ def test_user_path_reads_and_writes_the_bucket_only(
         {"file": SimpleUploadedFile("../../etc/ward extract.csv", csv), "workspace": str(ws)},
         format="multipart",
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     dataset_id = response.json()["id"]
     assert response.json()["rows"] == len(frame)
     objects = bucket_objects(client, name)
