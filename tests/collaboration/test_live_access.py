@@ -71,7 +71,8 @@ async def test_removal_and_deactivation_close_sockets_on_every_server(stack):
         connect(stack, 1, "carol", chat) as carol_chat,
         connect(stack, 0, "carol", "/ws/notifications") as carol_notes,
     ):
-        await asyncio.sleep(0.5)  # every socket admitted and subscribed
+        # Open means subscribed: a socket joins its user's access group before its
+        # handshake is accepted (WorkspaceMemberMixin.connect).
         removal = await closed_after(
             stack,
             [bob_chat, bob_code],
