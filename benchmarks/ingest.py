@@ -30,6 +30,7 @@ set before django.setup()), and deletes them afterwards unless --keep.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -165,12 +166,18 @@ def child_ingest(csv: Path, workdir: Path, workspace_id: str, as_upload: bool) -
     user = get_user_model().objects.get(username="bench")
     workspace = Workspace.objects.get(pk=workspace_id)
     if as_upload:
-        # What Django's TemporaryFileUploadHandler leaves for the view (not timed).
+        # What Django's TemporaryFileUploadHandler leaves for the view, hashed as the
+        # web process hashes an upload while it streams in (not timed: that is the
+        # web process's work, not the ingest's).
         source = TemporaryUploadedFile(csv.name, "text/csv", csv.stat().st_size, None)
+        digest = hashlib.sha256()
         with open(csv, "rb") as fh:
-            shutil.copyfileobj(fh, source.file, 1024 * 1024)
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+                source.file.write(chunk)
         source.file.flush()
         source.seek(0)
+        source.sha256 = digest.hexdigest()
     else:
         source = csv
     before, cpu = rss_mb(), cpu_seconds()

@@ -157,7 +157,13 @@ def dataset_ingest(
             size = os.path.getsize(local_path)
             if size > settings.MAX_UPLOAD_SIZE:
                 raise upload_too_large(settings.MAX_UPLOAD_SIZE)
-            ingested = _parse_and_profile(local_path, filename=filename, workdir=workdir, step=step)
+            ingested = _parse_and_profile(
+                local_path,
+                filename=filename,
+                workdir=workdir,
+                step=step,
+                sha256=getattr(source, "sha256", ""),
+            )
             step("storing")
             folder = f"{workspace.pk}/{dataset_id}"
             original_key = f"{folder}/original.{ingested.extension}"
@@ -217,13 +223,14 @@ class _Ingested:
 
 
 def _parse_and_profile(
-    local_path: str, *, filename: str, workdir: str, step: Progress
+    local_path: str, *, filename: str, workdir: str, step: Progress, sha256: str = ""
 ) -> _Ingested:
-    """Parse the file, profile it and write its Parquet copy into `workdir`; the file is
-    hashed on a second thread meanwhile. Raises DatasetRejected for bad input."""
+    """Parse the file, profile it and write its Parquet copy into `workdir`. Unless its
+    `sha256` is known already (taken while the upload streamed in), the file is hashed
+    on a second thread meanwhile. Raises DatasetRejected for bad input."""
     cancel = threading.Event()
     with ThreadPoolExecutor(2, thread_name_prefix="ingest") as pool:
-        digest = pool.submit(file_sha256, local_path, cancel)
+        digest = None if sha256 else pool.submit(file_sha256, local_path, cancel)
         try:
             parsed = parsing.parse_file(
                 local_path, filename=filename, workdir=workdir, limits=ingest_limits()
@@ -235,7 +242,7 @@ def _parse_and_profile(
             writing = pool.submit(columnar.write_parquet, parsed.table, parquet_path)
             profile = profiling.profile_table(parsed.table)
             writing.result()
-            sha256 = digest.result()
+            sha256 = sha256 or digest.result()
         except BaseException:
             cancel.set()
             raise
@@ -375,6 +382,7 @@ def dataset_receive(
                 compression="gzip" if extension.endswith(".gz") else "",
                 original_key=key,
                 size_bytes=size,
+                sha256=getattr(upload, "sha256", ""),
                 status=Dataset.Status.PROCESSING,
                 stage="queued",
                 created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -505,6 +513,7 @@ def dataset_process(*, dataset_id) -> Dataset | None:
                 filename=dataset.original_filename or dataset.original_key,
                 workdir=workdir,
                 step=step,
+                sha256=dataset.sha256,
             )
             step("storing")
             stored.append(parquet_key)

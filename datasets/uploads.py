@@ -3,6 +3,8 @@ before they reach the disk in full."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import exceptions
 
@@ -31,6 +33,9 @@ class UploadLimitHandler(FileUploadHandler):
         self.max_bytes = max_bytes
         self.files = 0
         self.received = 0
+        # The file's SHA-256, taken as its bytes stream in: the worker that parses it
+        # need not read it a second time for that.
+        self.digest = hashlib.sha256()
 
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
@@ -42,10 +47,15 @@ class UploadLimitHandler(FileUploadHandler):
         self.received += len(raw_data)
         if self.received > self.max_bytes:
             raise UploadTooLarge(too_large_message(self.max_bytes))
+        self.digest.update(raw_data)
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
         return None
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
 
 
 def too_large_message(max_bytes: int) -> str:

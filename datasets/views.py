@@ -226,6 +226,8 @@ class DatasetUploadView(WorkspaceScopedViewSet):
         form.is_valid(raise_exception=True)
         fields = form.validated_data
         workspace = self.workspace_for_write(fields.get("workspace"))
+        limiter = next(h for h in request.upload_handlers if isinstance(h, UploadLimitHandler))
+        fields["file"].sha256 = limiter.sha256  # hashed while it streamed in
         try:
             dataset = services.dataset_receive(
                 user=request.user,

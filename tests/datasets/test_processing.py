@@ -7,6 +7,7 @@ real queue is exercised in tests/integration/test_upload_worker.py."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -51,17 +52,21 @@ def held_upload(team, client_for, content=b"age,outcome\n54,0\n61,1\n", name="c.
 
 
 def test_the_answer_comes_before_the_parse_with_the_dataset_processing(
-    team, client_for, queue_held
+    team, client_for, queue_held, monkeypatch
 ):
     body = held_upload(team, client_for)
+    monkeypatch.setattr(services, "file_sha256", lambda *a: pytest.fail("hashed twice"))
     assert (body["status"], body["stage"], body["error"]) == ("processing", "queued", "")
-    assert (body["rows"], body["n_columns"], body["columns"], body["sha256"]) == (0, 0, [], "")
+    assert (body["rows"], body["n_columns"], body["columns"]) == (0, 0, [])
+    # Hashed while it streamed in: known before any worker reads it.
+    assert body["sha256"] == hashlib.sha256(b"age,outcome\n54,0\n61,1\n").hexdigest()
     assert body["size_bytes"] == len(b"age,outcome\n54,0\n61,1\n")
     # The bytes are stored already; the Parquet copy comes from the worker.
     assert [p.name for p in stored_files()] == ["original.csv"]
 
     [done] = queue_held.run()
     assert done.status == "ready" and done.rows == 2 and done.n_columns == 2
+    assert done.sha256 == body["sha256"]
     detail = client_for(team.viewer).get(f"/api/data/{body['id']}").json()
     assert (detail["status"], detail["stage"], detail["rows"]) == ("ready", "", 2)
     assert [c["name"] for c in detail["columns"]] == ["age", "outcome"]
