@@ -46,6 +46,7 @@ describe("DatasetsPage", { timeout: 20_000 }, () => {
       "GET /api/data/": page([
         summary(),
         summary({ id: "22222222-2222-4222-8222-222222222222", name: "scans", status: "rejected", error: "Not a table." }),
+        summary({ id: "33333333-3333-4333-8333-333333333333", name: "labs", status: "processing", stage: "queued" }),
       ]),
     });
     renderScreen(<DatasetsPage />);
@@ -62,6 +63,9 @@ describe("DatasetsPage", { timeout: 20_000 }, () => {
     const scans = within(table).getByRole("row", { name: /scans/ });
     expect(within(scans).getByText("Rejected")).toBeInTheDocument();
     expect(within(scans).getByText("Not a table.")).toBeInTheDocument();
+    const labs = within(table).getByRole("row", { name: /labs/ });
+    expect(within(labs).getByText("Processing")).toBeInTheDocument();
+    expect(within(labs).getByText("waiting for a worker (step 1 of 5)")).toBeInTheDocument();
     expect(new URL(calls[0].url).searchParams.get("workspace")).toBe(workspace);
   });
 

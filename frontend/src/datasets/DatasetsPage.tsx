@@ -5,7 +5,7 @@ import { Link } from "react-router";
 import { Empty, QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
-import { lifecycle, LIST_PAGE_SIZE, useDatasetList, type DatasetSummary } from "./api";
+import { lifecycle, LIST_PAGE_SIZE, stageInWords, useDatasetList, type DatasetSummary } from "./api";
 import { DeleteButton, useDeleteConfirmation } from "./DeleteDataset";
 import { formatBytes, formatCount, formatDate } from "./format";
 import { StatusBadge } from "./StatusBadge";
@@ -96,13 +96,15 @@ function DatasetTable({
       </thead>
       <tbody>
         {datasets.map((dataset) => {
-          const { status, error, kind } = lifecycle(dataset);
+          const { status, error, kind, stage } = lifecycle(dataset);
+          const progress = status === "processing" ? stageInWords(stage) : null;
           const known = status === "ready";
           return (
             <tr key={dataset.id}>
               <th scope="row">
                 <Link to={`/datasets/${dataset.id}`}>{dataset.name}</Link>
                 {status === "rejected" && error && <p className="row-error">{error}</p>}
+                {progress && <p className="row-progress">{progress}</p>}
               </th>
               <td>
                 <StatusBadge status={status} kind={kind} />
