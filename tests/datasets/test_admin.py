@@ -68,3 +68,29 @@ def test_rename_and_delete_go_through_the_services(
         client.post(f"/admin/datasets/dataset/{dataset.pk}/delete/", {"post": "yes"})
     assert not Dataset.objects.exists() and storage_entries() == []
     assert AuditEvent.objects.get(action="dataset.delete").user == admin
+
+
+def test_processing_and_rejected_uploads_show_their_state_and_no_rows(admin_client, team):
+    client, _ = admin_client
+    processing = Dataset.objects.create(
+        workspace=team.workspace,
+        name="Arriving",
+        size_bytes=10,
+        status="processing",
+        stage="queued",
+    )
+    rejected = Dataset.objects.create(
+        workspace=team.workspace,
+        name="Refused",
+        size_bytes=10,
+        status="rejected",
+        error="Line 3 has 2 fields but the header has 3.",
+        error_code="ragged_rows",
+    )
+    listing = client.get("/admin/datasets/dataset/?status__exact=processing").content.decode()
+    assert "Arriving" in listing and "Refused" not in listing
+    page = client.get(f"/admin/datasets/dataset/{processing.pk}/change/").content.decode()
+    assert "None yet: the upload is being processed." in page
+    page = client.get(f"/admin/datasets/dataset/{rejected.pk}/change/").content.decode()
+    assert "Line 3 has 2 fields but the header has 3." in page
+    assert not AuditEvent.objects.filter(action="dataset.preview").exists()
