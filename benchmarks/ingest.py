@@ -177,12 +177,14 @@ def child_ingest(csv: Path, workdir: Path, workspace_id: str, as_upload: bool) -
                 source.file.write(chunk)
         source.file.flush()
         source.seek(0)
-        source.sha256 = digest.hexdigest()
+        sha256 = digest.hexdigest()
     else:
-        source = csv
+        source, sha256 = csv, ""
     before, cpu = rss_mb(), cpu_seconds()
     started = time.perf_counter()
-    dataset = dataset_ingest(user=user, workspace=workspace, source=source, filename=csv.name)
+    dataset = dataset_ingest(
+        user=user, workspace=workspace, source=source, filename=csv.name, sha256=sha256
+    )
     seconds = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
     if as_upload:

@@ -129,6 +129,7 @@ def dataset_ingest(
     description: str = "",
     request=None,
     progress: Progress | None = None,
+    sha256: str = "",
 ) -> Dataset:
     """Validate, parse, profile and store one file as a Dataset, here and now.
 
@@ -139,7 +140,8 @@ def dataset_ingest(
     its name) decides the format and is kept for display only. The original bytes and a
     Parquet copy go to the "datasets" storage under server-generated keys. Bad input
     raises DatasetRejected and leaves no row and no file. Notifies the workspace
-    (`dataset.uploaded`) once the row is committed.
+    (`dataset.uploaded`) once the row is committed. `sha256`: the file's, if the
+    caller hashed it already (as an upload is, while it streams in).
     """
     step = progress or (lambda stage: None)
     filename = display_filename(filename or getattr(source, "name", None) or str(source))
@@ -162,7 +164,7 @@ def dataset_ingest(
                 filename=filename,
                 workdir=workdir,
                 step=step,
-                sha256=getattr(source, "sha256", ""),
+                sha256=sha256,
             )
             step("storing")
             folder = f"{workspace.pk}/{dataset_id}"
@@ -352,16 +354,19 @@ def dataset_receive(
     name: str | None = None,
     description: str = "",
     request=None,
+    sha256: str = "",
 ) -> Dataset:
     """Take an uploaded file for a worker to parse: the cheap checks now (type, size,
     empty, the first bytes), then store the bytes, create the row `processing` and
-    queue `datasets.tasks.dataset_process` once the row commits.
+    queue `datasets.tasks.dataset_process` once the row commits. `sha256`: the file's,
+    taken while it streamed in (the worker then need not read it for that).
 
     Raises DatasetRejected (nothing kept) or UploadLimit. In Django-Q's sync mode the
     worker's part runs before this returns; re-read the row for its state."""
     filename = display_filename(filename or getattr(upload, "name", None) or "upload")
     storage = dataset_storage()
     dataset_id = uuid.uuid4()
+    in_process = _queue_is_in_process()
     stored: list[str] = []
     with _refused_without_a_trace(
         stored, user=user, workspace=workspace, filename=filename, request=request
@@ -382,7 +387,7 @@ def dataset_receive(
                 compression="gzip" if extension.endswith(".gz") else "",
                 original_key=key,
                 size_bytes=size,
-                sha256=getattr(upload, "sha256", ""),
+                sha256=sha256,
                 status=Dataset.Status.PROCESSING,
                 stage="queued",
                 created_by=user if getattr(user, "is_authenticated", False) else None,
@@ -396,9 +401,9 @@ def dataset_receive(
                 request=request,
                 detail={"size_bytes": size, "filename": filename},
             )
-            if not _queue_is_in_process():
+            if not in_process:
                 transaction.on_commit(lambda: _enqueue_processing(dataset_id))
-        if _queue_is_in_process():
+        if in_process:
             # Django-Q's sync mode: the "worker" is this thread and shares its
             # transaction, so it may start now (in a test's transaction, too).
             _enqueue_processing(dataset_id)
@@ -481,8 +486,9 @@ def dataset_process(*, dataset_id) -> Dataset | None:
     waiting = Dataset.objects.filter(
         pk=dataset_id, status=Dataset.Status.PROCESSING, stage="queued"
     )
-    # The claim: one worker only, should the queue ever hand the task out twice.
-    if not waiting.update(stage="reading"):
+    # The claim: one worker only, should the queue ever hand the task out twice. Its
+    # time starts the DATASET_PROCESS_TIMEOUT that the sweep holds it to.
+    if not waiting.update(stage="reading", updated_at=timezone.now()):
         return None
     dataset = Dataset.objects.get(pk=dataset_id)
     storage = dataset_storage()
@@ -595,18 +601,28 @@ def _reject(dataset: Dataset, rejected: DatasetRejected) -> None:
 
 
 def dataset_sweep_stale() -> int:
-    """Reject uploads still `processing` past DATASET_PROCESS_TIMEOUT (their worker
-    died, or the queue lost them): no upload waits forever. Scheduled with the
-    training watchdog; returns how many it rejected."""
-    cutoff = timezone.now() - timedelta(seconds=settings.DATASET_PROCESS_TIMEOUT + 60)
-    stale = Dataset.objects.filter(status=Dataset.Status.PROCESSING, updated_at__lt=cutoff)
+    """Reject uploads that will never be done, so none waits forever: one a worker took
+    more than DATASET_PROCESS_TIMEOUT ago (the worker died, or the file took too long),
+    and one still queued after the queue would have handed its task out again (the
+    cluster's `retry`) and that long once more (the queue lost it). Uploads share the
+    queue with training runs, so a queued one may rightly wait for a run to end.
+    Scheduled every 5 minutes (migration datasets 0003); returns how many it rejected."""
+    from django_q.conf import Conf
+
+    now = timezone.now()
+    timeout = timedelta(seconds=settings.DATASET_PROCESS_TIMEOUT + 60)
+    redelivery = timedelta(seconds=Conf.RETRY or 0)
+    processing = Dataset.objects.filter(status=Dataset.Status.PROCESSING)
+    stale = processing.exclude(stage="queued").filter(updated_at__lt=now - timeout)
+    lost = processing.filter(stage="queued", created_at__lt=now - timeout - redelivery)
     count = 0
-    for dataset in stale.select_related("created_by"):
+    for dataset in (stale | lost).select_related("created_by"):
         _reject(
             dataset,
             DatasetRejected(
-                "Processing did not finish in time (the worker stopped or the file took "
-                "too long). Upload it again, or ask an administrator.",
+                "Processing did not finish in time (the worker stopped, the queue lost "
+                "the upload, or the file took too long). Upload it again, or ask an "
+                "administrator.",
                 code="processing_timeout",
             ),
         )

@@ -227,7 +227,6 @@ class DatasetUploadView(WorkspaceScopedViewSet):
         fields = form.validated_data
         workspace = self.workspace_for_write(fields.get("workspace"))
         limiter = next(h for h in request.upload_handlers if isinstance(h, UploadLimitHandler))
-        fields["file"].sha256 = limiter.sha256  # hashed while it streamed in
         try:
             dataset = services.dataset_receive(
                 user=request.user,
@@ -237,6 +236,7 @@ class DatasetUploadView(WorkspaceScopedViewSet):
                 name=fields.get("name"),
                 description=fields.get("description", ""),
                 request=request,
+                sha256=limiter.sha256,  # hashed while it streamed in
             )
         except DatasetRejected as exc:
             raise rejected_error(exc) from None

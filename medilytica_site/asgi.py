@@ -34,8 +34,8 @@ class _MappedBody:
     Daphne reads a whole body at once when it hands the request over, in one turn of
     the event loop: for a 27 MB upload that was a copy of 27 MB while every other
     request and socket of the process waited, and eight uploads arriving together made
-    another user's request wait 100-300 ms. Views cost nothing to make; the one copy
-    left, into Django's own spool file, runs in a thread (handler.read_body)."""
+    another user's request wait 100-300 ms. Views cost nothing to make, and Django
+    reads the body from the one view it is handed (handler.read_body)."""
 
     def __init__(self, file) -> None:
         self._file = file

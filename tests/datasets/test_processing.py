@@ -187,20 +187,31 @@ def test_an_unreachable_queue_rejects_the_upload_instead_of_leaving_it_waiting(
     assert storage_entries() == []
 
 
-def test_the_sweep_rejects_uploads_whose_worker_never_finished(
-    team, client_for, queue_held, settings
+def test_the_sweep_rejects_uploads_that_will_never_be_done_and_keeps_those_in_line(
+    team, client_for, queue_held, settings, monkeypatch
 ):
+    from django_q.conf import Conf
+
     settings.DATASET_PROCESS_TIMEOUT = 600
-    stale = held_upload(team, client_for)
-    fresh = held_upload(team, client_for, user=team.owner)
-    Dataset.objects.filter(pk=stale["id"]).update(
-        updated_at=timezone.now() - timedelta(seconds=661)
+    monkeypatch.setattr(Conf, "RETRY", 3000)
+    long_ago = timezone.now() - timedelta(seconds=661)
+    uploads = {name: held_upload(team, client_for, name=f"{name}.csv")["id"] for name in "abc"}
+    # a: a worker took it 661 s ago and never finished.
+    Dataset.objects.filter(pk=uploads["a"]).update(stage="reading", updated_at=long_ago)
+    # b: queued 661 s ago, behind a long training run: it waits its turn.
+    Dataset.objects.filter(pk=uploads["b"]).update(created_at=long_ago, updated_at=long_ago)
+    # c: queued longer than the queue's redelivery and the timeout together: lost.
+    Dataset.objects.filter(pk=uploads["c"]).update(
+        created_at=timezone.now() - timedelta(seconds=661 + 3000)
     )
-    assert services.dataset_sweep_stale() == 1
-    assert Dataset.objects.get(pk=stale["id"]).status == "rejected"
-    assert Dataset.objects.get(pk=stale["id"]).error_code == "processing_timeout"
-    assert Dataset.objects.get(pk=fresh["id"]).status == "processing"
-    # The worker that finally comes for it finds nothing to do.
-    stale_done, fresh_done = queue_held.run()
-    assert stale_done is None and fresh_done.status == "ready"
+    assert services.dataset_sweep_stale() == 2
+    states = {n: Dataset.objects.get(pk=i) for n, i in uploads.items()}
+    assert {n: d.status for n, d in states.items()} == {
+        "a": "rejected",
+        "b": "processing",
+        "c": "rejected",
+    }
+    assert states["a"].error_code == states["c"].error_code == "processing_timeout"
+    # The workers that finally come for them find nothing to do but the one in line.
+    assert [d and d.status for d in queue_held.run()] == [None, "ready", None]
     assert [p.name for p in stored_files()] == ["data.parquet", "original.csv"]
