@@ -28,7 +28,7 @@ function DatasetView({ dataset }: { dataset: Dataset }) {
   const { canEdit } = useWorkspace();
   const navigate = useNavigate();
   const { ask, dialog } = useDeleteConfirmation(() => navigate("/datasets"));
-  const { status, error, kind, stage } = lifecycle(dataset);
+  const { status, error, stage } = lifecycle(dataset);
   const ready = status === "ready";
   const numeric = useMemo(
     () => new Set(dataset.columns.filter((c) => c.kind === "numeric").map((c) => c.name)),
@@ -66,7 +66,7 @@ function DatasetView({ dataset }: { dataset: Dataset }) {
           appear when it is done.
         </p>
       )}
-      <Summary dataset={dataset} status={<StatusBadge status={status} kind={kind} />} />
+      <Summary dataset={dataset} status={<StatusBadge status={status} />} />
       {ready && (
         <>
           <section aria-labelledby="profile-heading">

@@ -96,7 +96,7 @@ function DatasetTable({
       </thead>
       <tbody>
         {datasets.map((dataset) => {
-          const { status, error, kind, stage } = lifecycle(dataset);
+          const { status, error, stage } = lifecycle(dataset);
           const progress = status === "processing" ? stageInWords(stage) : null;
           const known = status === "ready";
           return (
@@ -107,7 +107,7 @@ function DatasetTable({
                 {progress && <p className="row-progress">{progress}</p>}
               </th>
               <td>
-                <StatusBadge status={status} kind={kind} />
+                <StatusBadge status={status} />
               </td>
               <td className="num">{known ? formatCount(dataset.rows) : "—"}</td>
               <td className="num">{known ? formatCount(dataset.n_columns) : "—"}</td>

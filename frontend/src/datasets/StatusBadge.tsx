@@ -6,12 +6,7 @@ const LABELS: Record<DatasetStatus, string> = {
   rejected: "Rejected",
 };
 
-/** The dataset's kind and state, in words (the colour only repeats them). */
-export function StatusBadge({ status, kind }: { status: DatasetStatus; kind?: string }) {
-  return (
-    <span className={`badge status-${status}`}>
-      {kind && kind !== "tabular" ? `${kind} · ` : ""}
-      {LABELS[status]}
-    </span>
-  );
+/** The dataset's state, in words (the colour only repeats them). */
+export function StatusBadge({ status }: { status: DatasetStatus }) {
+  return <span className={`badge status-${status}`}>{LABELS[status]}</span>;
 }

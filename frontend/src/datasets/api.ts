@@ -28,15 +28,12 @@ export function stageInWords(stage: string): string | null {
   return `${STAGE_WORDS[stage]} (step ${index + 1} of ${UPLOAD_STAGES.length})`;
 }
 
-/** Images (a later kind) add `kind`; a dataset without it is a table. */
 export function lifecycle(dataset: DatasetSummary | Dataset): {
   status: DatasetStatus;
   error: string | null;
-  kind: string;
   stage: string;
 } {
-  const kind = (dataset as { kind?: string }).kind ?? "tabular";
-  return { status: dataset.status, error: dataset.error || null, kind, stage: dataset.stage };
+  return { status: dataset.status, error: dataset.error || null, stage: dataset.stage };
 }
 
 const POLL_MS = 2_000;
