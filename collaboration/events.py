@@ -26,6 +26,8 @@ EventType = Literal[
     "run.completed",
     "run.failed",
     "model.registered",
+    "model.progress",
+    "model.rejected",
     "dataset.uploaded",
     "dataset.progress",
     "dataset.rejected",
@@ -36,7 +38,10 @@ EVENT_TYPES: tuple[str, ...] = EventType.__args__
 class WorkspaceEventData(TypedDict, total=False):
     """What an event says about its object; the keys depend on the event type:
     run.started name, model_type; run.completed name, status, model (its id or None);
-    run.failed name, error; model.registered name, version, framework, task;
+    run.failed name, error; model.registered name, version, framework, task (a
+    trained model, or an upload that a worker has checked); model.progress name,
+    version, stage, fraction (a worker is checking an upload); model.rejected name,
+    version, error;
     dataset.uploaded name (the upload is ready); dataset.progress name, stage, fraction
     (a worker is parsing it); dataset.rejected name, error."""
 

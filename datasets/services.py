@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from collaboration.models import AuditEvent, Workspace
@@ -43,6 +44,8 @@ __all__ = [
     "INGEST_STAGES",
     "PREVIEW_MAX_LIMIT",
     "DatasetRejected",
+    "UploadLimit",
+    "check_upload_limit",
     "dataset_delete",
     "dataset_download_filename",
     "dataset_ingest",
@@ -55,6 +58,10 @@ __all__ = [
     "dataset_sweep_stale",
     "dataset_reprofile",
     "dataset_update",
+    "queue_is_in_process",
+    "storage_full",
+    "storage_is_full",
+    "stale_uploads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -366,7 +373,7 @@ def dataset_receive(
     filename = display_filename(filename or getattr(upload, "name", None) or "upload")
     storage = dataset_storage()
     dataset_id = uuid.uuid4()
-    in_process = _queue_is_in_process()
+    in_process = queue_is_in_process()
     stored: list[str] = []
     with _refused_without_a_trace(
         stored, user=user, workspace=workspace, filename=filename, request=request
@@ -375,7 +382,9 @@ def dataset_receive(
         key = f"{workspace.pk}/{dataset_id}/original.{extension}"
         stored.append(key)
         with transaction.atomic():
-            _check_upload_limit(user)
+            check_upload_limit(
+                user, Dataset.objects.filter(created_by=user, status=Dataset.Status.PROCESSING)
+            )
             key = _store(storage, key, "", upload)
             dataset = Dataset.objects.create(
                 id=dataset_id,
@@ -431,22 +440,24 @@ def _check_upload(upload: File, filename: str) -> tuple[str, int]:
     return fmt + (".gz" if compression else ""), size
 
 
-def _check_upload_limit(user) -> None:
-    """At most UPLOADS_PER_USER of the user's uploads processing at once. Locks the
-    user's row first, so two uploads at the same moment are counted one after the other."""
+def check_upload_limit(user, processing: QuerySet, *, what: str = "uploads") -> None:
+    """At most UPLOADS_PER_USER of the user's uploads of one kind (`processing`, those
+    still processing) at once; UploadLimit otherwise. Locks the user's row first, so
+    two uploads at the same moment are counted one after the other."""
     if not getattr(user, "is_authenticated", False):
         return
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     limit = settings.UPLOADS_PER_USER
-    waiting = Dataset.objects.filter(created_by=user, status=Dataset.Status.PROCESSING).count()
+    waiting = processing.count()
     if waiting >= limit:
         raise UploadLimit(
-            f"You have {waiting} uploads being processed (the limit is {limit} at once); "
+            f"You have {waiting} {what} being processed (the limit is {limit} at once); "
             "upload this file when one of them is ready."
         )
 
 
-def _queue_is_in_process() -> bool:
+def queue_is_in_process() -> bool:
+    """True in Django-Q's sync mode: a queued task runs in the caller's thread."""
     from django_q.conf import Conf
 
     return bool(Conf.SYNC)
@@ -600,6 +611,21 @@ def _reject(dataset: Dataset, rejected: DatasetRejected) -> None:
     _remove_files([dataset.original_key])
 
 
+def stale_uploads(processing: QuerySet, timeout: int) -> QuerySet:
+    """Of the `processing` uploads (with `stage`, `created_at`, `updated_at`), those
+    that will never be done: one a worker claimed (stamping `updated_at`) more than
+    `timeout` seconds ago, and one still `queued` after the queue would have handed its
+    task out again (the cluster's `retry`) and that long once more (the queue lost it)."""
+    from django_q.conf import Conf
+
+    now = timezone.now()
+    late = timedelta(seconds=timeout + 60)
+    redelivery = timedelta(seconds=Conf.RETRY or 0)
+    stale = processing.exclude(stage="queued").filter(updated_at__lt=now - late)
+    lost = processing.filter(stage="queued", created_at__lt=now - late - redelivery)
+    return (stale | lost).select_related("created_by")
+
+
 def dataset_sweep_stale() -> int:
     """Reject uploads that will never be done, so none waits forever: one a worker took
     more than DATASET_PROCESS_TIMEOUT ago (the worker died, or the file took too long),
@@ -607,16 +633,9 @@ def dataset_sweep_stale() -> int:
     cluster's `retry`) and that long once more (the queue lost it). Uploads share the
     queue with training runs, so a queued one may rightly wait for a run to end.
     Scheduled every 5 minutes (migration datasets 0003); returns how many it rejected."""
-    from django_q.conf import Conf
-
-    now = timezone.now()
-    timeout = timedelta(seconds=settings.DATASET_PROCESS_TIMEOUT + 60)
-    redelivery = timedelta(seconds=Conf.RETRY or 0)
     processing = Dataset.objects.filter(status=Dataset.Status.PROCESSING)
-    stale = processing.exclude(stage="queued").filter(updated_at__lt=now - timeout)
-    lost = processing.filter(stage="queued", created_at__lt=now - timeout - redelivery)
     count = 0
-    for dataset in (stale | lost).select_related("created_by"):
+    for dataset in stale_uploads(processing, settings.DATASET_PROCESS_TIMEOUT):
         _reject(
             dataset,
             DatasetRejected(

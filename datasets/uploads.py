@@ -28,9 +28,10 @@ class UploadLimitHandler(FileUploadHandler):
     the client gets a 413 / 400 at once and the temporary file is discarded.
     """
 
-    def __init__(self, request=None, *, max_bytes: int):
+    def __init__(self, request=None, *, max_bytes: int, message: str | None = None):
         super().__init__(request)
         self.max_bytes = max_bytes
+        self.message = message or too_large_message(max_bytes)
         self.files = 0
         self.received = 0
         # The file's SHA-256, taken as its bytes stream in: the worker that parses it
@@ -46,7 +47,7 @@ class UploadLimitHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.max_bytes:
-            raise UploadTooLarge(too_large_message(self.max_bytes))
+            raise UploadTooLarge(self.message)
         self.digest.update(raw_data)
         return raw_data
 

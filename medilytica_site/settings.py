@@ -314,11 +314,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
-# Uploads are parsed by the workers: a user has at most this many `processing` at once
-# (one more is a 429), and one that is not done after DATASET_PROCESS_TIMEOUT seconds
-# is rejected (the worker task is ended then too).
+# Uploads are parsed by the workers: a user has at most this many datasets, and as many
+# models, `processing` at once (one more is a 429). A worker gets DATASET_PROCESS_TIMEOUT
+# (MODEL_PROCESS_TIMEOUT) seconds from its claim; the sweep then rejects the upload.
 UPLOADS_PER_USER = env.int("UPLOADS_PER_USER", default=3)
 DATASET_PROCESS_TIMEOUT = env.int("DATASET_PROCESS_TIMEOUT", default=1800)
+MODEL_PROCESS_TIMEOUT = env.int("MODEL_PROCESS_TIMEOUT", default=600)
 DATASET_MAX_COLUMNS = env.int("DATASET_MAX_COLUMNS", default=2000)
 # gzip and Parquet are expanded at most this far (a decompression bomb stops here);
 # unset, twice MAX_UPLOAD_SIZE.
@@ -443,7 +444,8 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": ["ok", "degraded"],
         "MlpSpecFormatEnum": ["medilytica.mlp"],
         "DatasetFormatEnum": "datasets.models.Dataset.Format",
-        "DatasetStatusEnum": "datasets.models.Dataset.Status",
+        # A dataset's and an uploaded model's: processing, ready, rejected.
+        "UploadStatusEnum": "datasets.models.Dataset.Status",
         "TaskEnum": "mlmodels.models.Task",
         "PredictWarningCodeEnum": "mlmodels.row_warnings.WARNING_CODES",
     },

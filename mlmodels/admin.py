@@ -34,6 +34,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "version",
+        "status",
         "alias_list",
         "framework",
         "task",
@@ -42,13 +43,16 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         "created_at",
         "download_link",
     ]
-    list_filter = ["framework", "task", "source"]
+    list_filter = ["status", "framework", "task", "source"]
     search_fields = ["name", "file_sha256", "target"]
     date_hierarchy = "created_at"
     inlines = [ModelAliasInline]
     fields = [
         "name",
         "version",
+        "status",
+        "stage",
+        "error",
         "workspace",
         "framework",
         "task",
@@ -102,7 +106,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
 
     @admin.display(description="file")
     def download_link(self, obj: ModelArtifact) -> str:
-        if not obj.pk:
+        if not obj.pk or not obj.is_ready:
             return "-"
         url = reverse("admin:mlmodels_modelartifact_download", args=[obj.pk])
         return format_html('<a href="{}">download</a>', url)
@@ -118,7 +122,7 @@ class ModelArtifactAdmin(admin.ModelAdmin):
         ]
 
     def download_view(self, request, pk):
-        artifact = get_object_or_404(ModelArtifact, pk=pk)
+        artifact = get_object_or_404(ModelArtifact, pk=pk, status=ModelArtifact.Status.READY)
         if not self.has_view_permission(request, artifact):
             raise PermissionDenied
         handle = services.model_download(artifact=artifact, user=request.user, request=request)

@@ -41,13 +41,22 @@ class Source(models.TextChoices):
 
 
 class ModelArtifact(models.Model):
+    class Status(models.TextChoices):
+        """An uploaded file is `processing` until a worker has read and checked it
+        (services.model_process); a trained model is registered `ready`."""
+
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        REJECTED = "rejected", "Rejected"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="models")
     name = models.CharField(max_length=200)
     name_key = models.CharField(max_length=200, editable=False)
     version = models.PositiveIntegerField(editable=False)
     framework = models.CharField(max_length=10, choices=Framework.choices)
-    task = models.CharField(max_length=20, choices=Task.choices)
+    # Blank only while an upload is processing and the uploader did not say.
+    task = models.CharField(max_length=20, choices=Task.choices, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.TRAINING)
     target = models.CharField(max_length=255, blank=True)
     # [{"name": "age", "type": "number", "nullable": true}, ...] in the order the model reads.
@@ -78,6 +87,14 @@ class ModelArtifact(models.Model):
     file_format = models.CharField(max_length=10, choices=FileFormat.choices, editable=False)
     file_sha256 = models.CharField(max_length=64, editable=False)
     size_bytes = models.BigIntegerField(editable=False)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.READY, editable=False
+    )
+    # While processing: the stage reached (services.MODEL_UPLOAD_STAGES).
+    stage = models.CharField(max_length=20, blank=True, editable=False)
+    # Why a rejected upload was refused, in words for the uploader, and as a code.
+    error = models.TextField(blank=True, editable=False)
+    error_code = models.CharField(max_length=40, blank=True, editable=False)
     intended_use = models.TextField(blank=True, max_length=5000)
     limitations = models.TextField(blank=True, max_length=5000)
     created_by = models.ForeignKey(
@@ -97,6 +114,10 @@ class ModelArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY
 
     @property
     def file_suffix(self) -> str:

@@ -70,6 +70,12 @@ class ModelArtifactSerializer(serializers.ModelSerializer):
     )
     lineage = described_json(LineageSerializer, read_only=True)
     hyperparameters = described_json(hyperparameters_field(), read_only=True)
+    task = serializers.ChoiceField(
+        choices=Task.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Blank only while an upload is `processing` and its task was not sent.",
+    )
 
     class Meta:
         model = ModelArtifact
@@ -78,6 +84,10 @@ class ModelArtifactSerializer(serializers.ModelSerializer):
             "workspace",
             "name",
             "version",
+            "status",
+            "stage",
+            "error",
+            "error_code",
             "aliases",
             "framework",
             "task",

@@ -15,7 +15,8 @@ import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import PurePath
 from typing import Any
@@ -26,9 +27,17 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import storages
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from collaboration.models import Workspace
 from collaboration.services import audit_record, notify_workspace
+from datasets.services import (
+    check_upload_limit,
+    queue_is_in_process,
+    stale_uploads,
+    storage_full,
+    storage_is_full,
+)
 
 from .features import (
     SchemaError,
@@ -131,12 +140,12 @@ class ModelTooLarge(ValueError):
     """A trained model's file is over MODEL_MAX_BYTES: it is not registered."""
 
 
-def model_too_large(size: int) -> str:
-    """The refusal of a model file of `size` bytes, in words."""
-    return (
-        f"The model is {size / 2**20:,.1f} MiB, over the MODEL_MAX_BYTES limit of "
-        f"{settings.MODEL_MAX_BYTES / 2**20:,.0f} MiB."
-    )
+def model_too_large(size: int | None = None) -> str:
+    """The refusal of a model file of `size` bytes (None: still arriving), in words."""
+    limit = f"the MODEL_MAX_BYTES limit of {settings.MODEL_MAX_BYTES / 2**20:,.0f} MiB"
+    if size is None:
+        return f"The model file is over {limit}."
+    return f"The model is {size / 2**20:,.1f} MiB, over {limit}."
 
 
 def model_register(
@@ -230,6 +239,13 @@ def _estimator_name(pipeline: Any) -> str:
     return f"{type(final).__module__}.{type(final).__qualname__}"
 
 
+def _model_name(name: Any) -> str:
+    name = " ".join(str(name or "").split())
+    if not name or len(name) > 200:
+        raise ValidationError({"name": "A model name of 1 to 200 characters is required."})
+    return name
+
+
 def _artifact_create(
     *,
     workspace: Workspace,
@@ -240,25 +256,16 @@ def _artifact_create(
     via: str | None = None,
     **fields: Any,
 ) -> ModelArtifact:
-    name = " ".join(str(name or "").split())
-    if not name or len(name) > 200:
-        raise ValidationError({"name": "A model name of 1 to 200 characters is required."})
+    """Store a model file that is ready to load and register it as the next version."""
+    name = _model_name(name)
     if fields["task"] not in Task.values:
         raise ValidationError({"task": f"must be one of {', '.join(Task.values)}"})
     artifact_id = uuid.uuid4()
-    suffix = ".skops" if fields["file_format"] == FileFormat.SKOPS else ".mlbundle"
-    storage = _storage()
-    key = f"{workspace.pk}/{artifact_id}{suffix}"
-    try:
-        file_key = storage.save(key, ContentFile(data))
-    except BaseException:
-        # A write that failed part way (a full disk, a quota) leaves a partial file; the
-        # key is a fresh UUID, so whatever is there is ours. The error goes on to the
-        # caller: a full storage is a 413 for clients (medilytica_site.api).
-        model_file_remove(file_key=key)
-        raise
-    try:
-        artifact = _artifact_insert(
+    file_key = _file_save(
+        workspace.pk, artifact_id, _FORMAT_SUFFIXES[fields["file_format"]], ContentFile(data)
+    )
+    with _file_removed_unless_committed(artifact_id, file_key):
+        return _artifact_insert(
             artifact_id=artifact_id,
             workspace=workspace,
             user=user,
@@ -270,6 +277,30 @@ def _artifact_create(
             request=request,
             via=via,
         )
+
+
+_FORMAT_SUFFIXES = {FileFormat.SKOPS: ".skops", FileFormat.BUNDLE: ".mlbundle"}
+
+
+def _file_save(workspace_id: Any, artifact_id: Any, suffix: str, content: File) -> str:
+    """Write a model's file under its server-made key, `<workspace>/<id><suffix>`:
+    `.skops` or `.mlbundle`, or `.upload.pkl` and the like for a file still to check."""
+    key = f"{workspace_id}/{artifact_id}{suffix}"
+    try:
+        return _storage().save(key, content)
+    except BaseException:
+        # A write that failed part way (a full disk, a quota) leaves a partial file; the
+        # key is a fresh UUID, so whatever is there is ours. The error goes on to the
+        # caller: a full storage is a 413 for clients (medilytica_site.api).
+        model_file_remove(file_key=key)
+        raise
+
+
+@contextmanager
+def _file_removed_unless_committed(artifact_id: Any, file_key: str) -> Iterator[None]:
+    """Remove the file again if its row did not make it into the database."""
+    try:
+        yield
     except BaseException:
         # A failure after the row committed (in an on_commit callback) must not take
         # the file of a registered model away with it.
@@ -280,12 +311,13 @@ def _artifact_create(
         if not committed:
             model_file_remove(file_key=file_key)
         raise
-    return artifact
 
 
 def _artifact_insert(
     *, artifact_id, workspace, user, name, file_key, file_sha256, size_bytes, fields, request, via
 ) -> ModelArtifact:
+    """The row, as the next version of its name. A ready model is announced as
+    registered; a received upload only audited (model_process announces it)."""
     name_key = normalise_name(name)
     for attempt in range(_VERSION_ATTEMPTS):
         try:
@@ -309,32 +341,19 @@ def _artifact_insert(
                     created_by=user if getattr(user, "is_authenticated", False) else None,
                     **fields,
                 )
-                audit_record(
-                    action="model.register",
-                    user=user,
-                    object_type="model",
-                    object_id=artifact.pk,
-                    workspace_id=workspace.pk,
-                    request=request,
-                    detail={
-                        "name": name,
-                        "version": artifact.version,
-                        "source": artifact.source,
-                        "sha256": file_sha256,
-                        **({"via": via} if via else {}),
-                    },
-                )
-                notify_workspace(
-                    type="model.registered",
-                    workspace_id=workspace.pk,
-                    object_id=artifact.pk,
-                    data={
-                        "name": name,
-                        "version": artifact.version,
-                        "framework": artifact.framework,
-                        "task": artifact.task,
-                    },
-                )
+                if artifact.is_ready:
+                    _announce_registered(artifact, user=user, request=request, via=via)
+                else:
+                    _model_audit(
+                        "model.receive",
+                        artifact,
+                        user=user,
+                        request=request,
+                        name=name,
+                        version=artifact.version,
+                        filename=artifact.lineage.get("original_filename", ""),
+                        size_bytes=size_bytes,
+                    )
                 return artifact
         except IntegrityError:
             if attempt == _VERSION_ATTEMPTS - 1:
@@ -343,10 +362,42 @@ def _artifact_insert(
     raise AssertionError("unreachable")
 
 
-# --- upload --------------------------------------------------------------------------
+def _announce_registered(artifact: ModelArtifact, *, user: Any, request: Any, via: str | None):
+    """Audit a model that can now be used, and tell its workspace (after commit)."""
+    _model_audit(
+        "model.register",
+        artifact,
+        user=user,
+        request=request,
+        name=artifact.name,
+        version=artifact.version,
+        source=artifact.source,
+        sha256=artifact.file_sha256,
+        **({"via": via} if via else {}),
+    )
+    notify_workspace(
+        type="model.registered",
+        workspace_id=artifact.workspace_id,
+        object_id=artifact.pk,
+        data={
+            "name": artifact.name,
+            "version": artifact.version,
+            "framework": artifact.framework,
+            "task": artifact.task,
+        },
+    )
 
 
-def model_upload(
+# --- uploads, checked by a worker ---------------------------------------------------------
+
+# What a processing upload's `stage` says, in order: waiting for a worker, reading and
+# checking the file (nothing in it is run), storing the file that predict will load.
+MODEL_UPLOAD_STAGES = ("queued", "checking", "storing")
+_STATE_DICT_SUFFIXES = (".pt", ".pth")
+_BUNDLE_SUFFIXES = (".mlbundle", ".zip")
+
+
+def model_receive(
     *,
     workspace: Workspace,
     user: Any,
@@ -358,14 +409,76 @@ def model_upload(
     architecture: dict | None = None,
     class_labels: list | None = None,
     request: Any = None,
+    sha256: str = "",
 ) -> ModelArtifact:
-    """Register an uploaded model file, refusing anything that cannot be read without
-    running code (see mlmodels.serialization). The stored file is always .skops or
-    .mlbundle: those are kept as uploaded once they load; pickles and state dicts
-    are re-written from what was read. A refusal is audited as denied."""
+    """Take an uploaded model file for a worker to check: the cheap checks now (type,
+    size, empty, the form's fields), then store the bytes as they came, create the next
+    version `processing` (stage `queued`) and queue `mlmodels.tasks.model_process` once
+    the row commits. The given task, schema, spec and labels wait on the row for the
+    worker. `sha256`: the file's, taken while it streamed in.
+
+    Raises ValidationError (nothing kept) or datasets' UploadLimit. In Django-Q's sync
+    mode the worker's part runs before this returns; re-read the row for its state."""
     filename = PurePath(str(getattr(file, "name", "") or "model")).name
     suffix = PurePath(filename).suffix.lower()  # before shortening, which could cut it off
     filename = filename if len(filename) <= 200 else filename[: 200 - len(suffix)] + suffix
+    _check_model_upload(file, suffix)
+    name = _model_name(name)
+    schema = _schema_or_error(feature_schema)
+    if suffix in _STATE_DICT_SUFFIXES and not isinstance(architecture, dict):
+        raise ValidationError(
+            {"architecture": "Required for a .pt/.pth state dict: the JSON spec of the network."}
+        )
+    if not sha256:
+        sha256 = _sha256_of(file)
+    pytorch = suffix in _STATE_DICT_SUFFIXES + _BUNDLE_SUFFIXES
+    artifact_id = uuid.uuid4()
+    in_process = queue_is_in_process()
+    file_key = _file_save(workspace.pk, artifact_id, f".upload{suffix}", file)
+    with _file_removed_unless_committed(artifact_id, file_key), transaction.atomic():
+        check_upload_limit(
+            user,
+            ModelArtifact.objects.filter(created_by=user, status=ModelArtifact.Status.PROCESSING),
+            what="model uploads",
+        )
+        artifact = _artifact_insert(
+            artifact_id=artifact_id,
+            workspace=workspace,
+            user=user,
+            name=name,
+            file_key=file_key,
+            file_sha256=sha256,
+            size_bytes=file.size,
+            fields={
+                "status": ModelArtifact.Status.PROCESSING,
+                "stage": "queued",
+                "source": Source.UPLOAD,
+                "framework": Framework.PYTORCH if pytorch else Framework.SKLEARN,
+                "file_format": FileFormat.BUNDLE if pytorch else FileFormat.SKOPS,
+                "task": task or "",
+                "target": target or "",
+                "feature_schema": schema or [],
+                "architecture": architecture if suffix in _STATE_DICT_SUFFIXES else None,
+                "class_labels": list(class_labels or []),
+                "lineage": {
+                    "source": Source.UPLOAD,
+                    "original_filename": filename,
+                    "original_sha256": sha256,
+                },
+            },
+            request=request,
+            via=None,
+        )
+        if not in_process:
+            transaction.on_commit(lambda: _enqueue_processing(artifact_id))
+    if in_process:
+        # Django-Q's sync mode: the "worker" is this thread and shares its
+        # transaction, so it may start now (in a test's transaction, too).
+        _enqueue_processing(artifact_id)
+    return artifact
+
+
+def _check_model_upload(file: File, suffix: str) -> None:
     if suffix not in ACCEPTED_SUFFIXES:
         raise ValidationError(
             {
@@ -379,45 +492,219 @@ def model_upload(
         )
     if file.size is not None and file.size > settings.MODEL_MAX_BYTES:
         raise ValidationError({"file": model_too_large(file.size)})
-    raw = b"".join(file.chunks())
+    if not file.size:
+        raise ValidationError({"file": "The file is empty."})
+
+
+def _sha256_of(file: File) -> str:
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _enqueue_processing(artifact_id) -> None:
+    from django_q.tasks import async_task
+
     try:
-        if suffix in (".pt", ".pth"):
-            prepared = _prepare_state_dict(raw, architecture, feature_schema, task, class_labels)
-        elif suffix in (".mlbundle", ".zip"):
-            prepared = _prepare_bundle(raw, feature_schema, task)
-        else:
-            prepared = _prepare_sklearn(raw, suffix, feature_schema, task)
-    except ModelFileError as exc:
+        async_task(
+            "mlmodels.tasks.model_process",
+            str(artifact_id),
+            task_name=f"model-upload-{artifact_id}",
+            group="models",
+            timeout=settings.MODEL_PROCESS_TIMEOUT,
+        )
+    except Exception as exc:  # the broker is down: no worker will ever see this upload
+        logger.exception("model upload %s could not be queued", artifact_id)
+        artifact = ModelArtifact.objects.filter(
+            pk=artifact_id, status=ModelArtifact.Status.PROCESSING
+        ).first()
+        if artifact is not None:
+            _reject(
+                artifact,
+                "The upload could not be queued for checking: the task queue is "
+                f"unreachable ({type(exc).__name__}). Upload it again later.",
+                code="queue_unavailable",
+            )
+
+
+def model_process(*, artifact_id) -> ModelArtifact | None:
+    """The worker's part of a model upload: read the stored file without running
+    anything in it (see mlmodels.serialization), check it against the schema, spec and
+    labels sent with it, and store what predict will load (.skops or .mlbundle; pickles
+    and state dicts re-written). The version becomes `ready` and is announced as
+    `model.registered`, or `rejected` with the reason (its file removed, the row kept),
+    announced as `model.rejected`. None if the row is gone, no longer processing, or
+    already taken by another worker."""
+    waiting = ModelArtifact.objects.filter(
+        pk=artifact_id, status=ModelArtifact.Status.PROCESSING, stage="queued"
+    )
+    # The claim: one worker only, should the queue ever hand the task out twice. Its
+    # time starts the MODEL_PROCESS_TIMEOUT that the sweep holds it to.
+    if not waiting.update(stage="checking", updated_at=timezone.now()):
+        return None
+    artifact = ModelArtifact.objects.select_related("created_by").get(pk=artifact_id)
+    upload_key = artifact.file_key
+    stored: list[str] = []
+
+    def step(stage: str) -> None:
+        ModelArtifact.objects.filter(pk=artifact.pk, status=ModelArtifact.Status.PROCESSING).update(
+            stage=stage
+        )
+        notify_workspace(
+            type="model.progress",
+            workspace_id=artifact.workspace_id,
+            object_id=artifact.pk,
+            data={
+                "name": artifact.name,
+                "version": artifact.version,
+                "stage": stage,
+                "fraction": round(MODEL_UPLOAD_STAGES.index(stage) / len(MODEL_UPLOAD_STAGES), 2),
+            },
+        )
+
+    try:
+        step("checking")
+        with _storage().open(upload_key, "rb") as handle:
+            raw = handle.read()
+        prepared = _prepare(raw, artifact)
+        estimator, data = prepared.pop("estimator"), prepared.pop("data")
+        if len(data) > settings.MODEL_MAX_BYTES:
+            raise ModelTooLarge(model_too_large(len(data)))
+        step("storing")
+        suffix = _FORMAT_SUFFIXES[prepared["file_format"]]
+        file_key = _file_save(artifact.workspace_id, artifact.pk, suffix, ContentFile(data))
+        stored.append(file_key)
+        with transaction.atomic():
+            updated = ModelArtifact.objects.filter(
+                pk=artifact.pk, status=ModelArtifact.Status.PROCESSING
+            ).update(
+                status=ModelArtifact.Status.READY,
+                stage="",
+                file_key=file_key,
+                file_sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data),
+                hyperparameters=_json_params(estimator),
+                lineage={
+                    **artifact.lineage,
+                    "estimator": _estimator_name(estimator),
+                    "libraries": library_versions(framework=prepared["framework"]),
+                },
+                **prepared,
+            )
+            if not updated:
+                # Deleted or swept while it was checked: its upload went with that; the
+                # file written here goes too.
+                transaction.on_commit(lambda: model_file_remove(file_key=file_key), robust=True)
+                return None
+            artifact.refresh_from_db()
+            _announce_registered(artifact, user=artifact.created_by, request=None, via="worker")
+    except BaseException as exc:
+        for key in stored:
+            model_file_remove(file_key=key)
+        if not isinstance(exc, Exception):
+            raise  # the worker is stopping: the sweep rejects the upload in time
+        message, code = _rejection_of(exc, artifact)
+        _reject(artifact, message, code=code)
+        return ModelArtifact.objects.filter(pk=artifact.pk).first()
+    model_file_remove(file_key=upload_key)
+    return artifact
+
+
+def _prepare(raw: bytes, artifact: ModelArtifact) -> dict:
+    """Read and check an upload's bytes by its file type, with what was sent along."""
+    suffix = PurePath(artifact.file_key).suffix.lower()
+    given = {
+        "feature_schema": artifact.feature_schema or None,
+        "task": artifact.task or None,
+    }
+    if suffix in _STATE_DICT_SUFFIXES:
+        return _prepare_state_dict(
+            raw, artifact.architecture, classes=artifact.class_labels or None, **given
+        )
+    if suffix in _BUNDLE_SUFFIXES:
+        return _prepare_bundle(raw, **given)
+    return _prepare_sklearn(raw, suffix, **given)
+
+
+def _rejection_of(exc: Exception, artifact: ModelArtifact) -> tuple[str, str]:
+    """(message, code) telling the uploader why their file was refused."""
+    if isinstance(exc, ModelFileError):
+        return str(exc), exc.code
+    if isinstance(exc, ValidationError):
+        errors = getattr(exc, "message_dict", None) or {"file": exc.messages}
+        field = next(iter(errors))
+        text = "; ".join(f"{key}: {' '.join(value)}" for key, value in errors.items())
+        return text, f"invalid_{field}"[:40]
+    if isinstance(exc, ModelTooLarge):
+        return str(exc), "model_too_large"
+    if storage_is_full(exc):
+        return storage_full().message, "storage_full"
+    logger.exception("model upload %s could not be processed", artifact.pk)
+    return (
+        "The file could not be checked because of an error on the server "
+        f"({type(exc).__name__}); it has been logged. Upload it again, or ask an "
+        "administrator.",
+        "processing_failed",
+    )
+
+
+def _reject(artifact: ModelArtifact, message: str, *, code: str) -> None:
+    """A processing upload refused: its file removed, the row kept with the reason."""
+    upload_key = artifact.file_key
+    with transaction.atomic():
+        updated = ModelArtifact.objects.filter(
+            pk=artifact.pk, status=ModelArtifact.Status.PROCESSING
+        ).update(
+            status=ModelArtifact.Status.REJECTED,
+            stage="",
+            error=message,
+            error_code=code,
+            file_key="",
+        )
+        if not updated:
+            return
         audit_record(
             action="model.upload",
-            user=user,
+            user=artifact.created_by,
             object_type="model",
-            workspace_id=workspace.pk,
-            request=request,
+            object_id=artifact.pk,
+            workspace_id=artifact.workspace_id,
             outcome="denied",
-            detail={"filename": filename, "reason": str(exc)[:500]},
+            detail={
+                "filename": artifact.lineage.get("original_filename", ""),
+                "reason": message[:500],
+                "code": code,
+                "via": "worker",
+            },
         )
-        raise
-    estimator = prepared.pop("estimator")
-    lineage = {
-        "source": Source.UPLOAD,
-        "original_filename": filename,
-        "original_sha256": hashlib.sha256(raw).hexdigest(),
-        "estimator": _estimator_name(estimator),
-        "libraries": library_versions(framework=prepared["framework"]),
-    }
-    return _artifact_create(
-        workspace=workspace,
-        user=user,
-        name=name,
-        source=Source.UPLOAD,
-        target=target or "",
-        metrics={},
-        hyperparameters=_json_params(estimator),
-        lineage=lineage,
-        request=request,
-        **prepared,
-    )
+        notify_workspace(
+            type="model.rejected",
+            workspace_id=artifact.workspace_id,
+            object_id=artifact.pk,
+            data={"name": artifact.name, "version": artifact.version, "error": message},
+        )
+    # The row says `rejected` now; its file goes.
+    model_file_remove(file_key=upload_key)
+
+
+def model_sweep_stale() -> int:
+    """Reject model uploads that will never be checked, so none waits forever: one a
+    worker took more than MODEL_PROCESS_TIMEOUT ago, and one still queued after the
+    queue would have handed its task out again and that long once more (the queue lost
+    it). Scheduled every 5 minutes (migration mlmodels 0003); returns how many."""
+    processing = ModelArtifact.objects.filter(status=ModelArtifact.Status.PROCESSING)
+    count = 0
+    for artifact in stale_uploads(processing, settings.MODEL_PROCESS_TIMEOUT):
+        _reject(
+            artifact,
+            "Checking did not finish in time (the worker stopped, the queue lost the "
+            "upload, or the file took too long). Upload it again, or ask an administrator.",
+            code="processing_timeout",
+        )
+        count += 1
+    return count
 
 
 def _schema_or_error(feature_schema: Any) -> list[dict] | None:
@@ -619,9 +906,34 @@ def model_file_read(*, artifact: ModelArtifact) -> bytes:
     return data
 
 
+class ModelNotReady(Exception):
+    """The version is an upload still being checked, or one that was rejected: there is
+    no model to load, download or point an alias at (a 409 for clients)."""
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        if artifact.status == ModelArtifact.Status.REJECTED:
+            self.code = "model_rejected"
+            message = f"The upload was rejected, so there is no model to use: {artifact.error}"
+        else:
+            self.code = "model_processing"
+            message = (
+                "The uploaded model is still being checked by a worker; it can be used "
+                "once it is ready."
+            )
+        super().__init__(message)
+
+
+def model_require_ready(artifact: ModelArtifact) -> ModelArtifact:
+    """The artifact, if it is a model that can be used; ModelNotReady otherwise."""
+    if not artifact.is_ready:
+        raise ModelNotReady(artifact)
+    return artifact
+
+
 def model_load(*, artifact: ModelArtifact) -> LoadedModel:
     """The artifact as a predictor (`predict` / `predict_proba` on a raw DataFrame),
     loaded once per process and then served from the cache."""
+    model_require_ready(artifact)
 
     def load() -> LoadedModel:
         return model_from_bytes(
@@ -682,6 +994,7 @@ def model_predict(
 
 def model_download(*, artifact: ModelArtifact, user: Any, request: Any = None) -> File:
     """The stored file, opened for streaming; the download is audited."""
+    model_require_ready(artifact)
     handle = _storage().open(artifact.file_key, "rb")
     _model_audit(
         "model.download",
@@ -760,7 +1073,9 @@ def model_file_remove_on_cascade(sender, instance: ModelArtifact, **kwargs) -> N
 
 def model_file_remove(*, file_key: str) -> None:
     """Delete one stored model file; a storage error is logged, never raised to the caller
-    whose row is already gone."""
+    whose row is already gone. A rejected upload has no file (an empty key)."""
+    if not file_key:
+        return
     try:
         _storage().delete(file_key)
     except Exception:  # OSError locally, botocore errors from S3
@@ -781,6 +1096,7 @@ def model_alias_set(
 ) -> ModelAlias:
     """Point `alias` of the artifact's model name at this version (moving it if it
     pointed at another); audited with the old and the new version."""
+    model_require_ready(artifact)
     alias = alias_normalise(alias)
     with transaction.atomic():
         current = (

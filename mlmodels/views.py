@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,12 +25,15 @@ from rest_framework.response import Response
 from collaboration.models import Role
 from collaboration.viewsets import WorkspaceScopedViewSet, error_response
 from datasets.downloads import StoredFileResponse
+from datasets.services import UploadLimit
+from datasets.uploads import TooManyFiles, UploadLimitHandler
+from datasets.views import TOO_MANY_UPLOADS, TooManyUploads
 
 from . import services
 from .cards import model_card, model_card_markdown, model_graph
 from .features import RowsError
 from .models import ModelAlias, ModelArtifact, normalise_name
-from .serialization import ModelFileError, UnsafeModelError
+from .serialization import ModelFileError
 from .serializers import (
     AliasInputSerializer,
     AliasOutputSerializer,
@@ -47,13 +53,6 @@ def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
     )
 
 
-def model_file_error(exc: ModelFileError) -> Response:
-    body: dict[str, Any] = {"detail": str(exc), "code": exc.code}
-    if isinstance(exc, UnsafeModelError):
-        body["untrusted_types"] = exc.untrusted
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
-
-
 def model_unavailable(exc: ModelFileError) -> Response:
     """409 for a stored file that no longer loads (e.g. its sha256 no longer matches)."""
     return Response(
@@ -62,7 +61,14 @@ def model_unavailable(exc: ModelFileError) -> Response:
     )
 
 
-MODEL_UNAVAILABLE = error_response("The stored model file no longer loads (model_unavailable).")
+NOT_READY_TEXT = (
+    "the version is an upload still being checked (code `model_processing`) or one "
+    "that was rejected (`model_rejected`)"
+)
+NOT_READY = error_response(NOT_READY_TEXT[0].upper() + NOT_READY_TEXT[1:] + ".")
+MODEL_UNAVAILABLE = error_response(
+    f"The stored model file no longer loads (`model_unavailable`), or {NOT_READY_TEXT}."
+)
 
 
 class MarkdownRenderer(renderers.BaseRenderer):
@@ -85,6 +91,11 @@ class ModelScopedView(WorkspaceScopedViewSet):
     ).prefetch_related("aliases")
     serializer_class = ModelArtifactSerializer
 
+    def handle_exception(self, exc):
+        if isinstance(exc, services.ModelNotReady):
+            return Response({"detail": str(exc), "code": exc.code}, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
 
 @extend_schema(tags=["models"])
 class ModelArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ModelScopedView):
@@ -99,7 +110,7 @@ class ModelArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Mod
         params = self.request.query_params
         if params.get("name"):
             queryset = queryset.filter(name_key=normalise_name(params["name"]))
-        for field in ("framework", "task"):
+        for field in ("framework", "task", "status"):
             if params.get(field):
                 queryset = queryset.filter(**{field: params[field]})
         if params.get("alias"):
@@ -112,6 +123,13 @@ class ModelArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Mod
             OpenApiParameter("name", str, description="Model name (case and spacing ignored)"),
             OpenApiParameter("framework", str, enum=["sklearn", "pytorch"]),
             OpenApiParameter("task", str, enum=["classification", "regression"]),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=ModelArtifact.Status.values,
+                description="`ready` for models that can be used (uploads are "
+                "`processing` until a worker has checked them)",
+            ),
             OpenApiParameter("alias", str),
             OpenApiParameter("ordering", str, description="created_at, name, version, ..."),
         ]
@@ -137,22 +155,51 @@ class ModelArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Mod
 
 @extend_schema(tags=["models"])
 class ModelUploadView(ModelScopedView):
+    """POST /api/models/upload -> 202: the next version, `processing` until a worker has
+    read and checked the file (then `ready`, or `rejected` with the reason), announced
+    on /ws/notifications. The type, size and form fields are checked at once."""
+
     parser_classes = [MultiPartParser, FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # As for datasets: cap the bytes while they stream in (hashing them on the
+        # way), and spool to a temporary file, never to memory.
+        limit = min(settings.MAX_UPLOAD_SIZE, settings.MODEL_MAX_BYTES)
+        request.upload_handlers = [
+            UploadLimitHandler(
+                request,
+                max_bytes=limit,
+                message=(services.model_too_large() if limit == settings.MODEL_MAX_BYTES else None),
+            ),
+            TemporaryFileUploadHandler(request),
+        ]
+        return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
         request={"multipart/form-data": ModelUploadSerializer},
-        responses={201: ModelArtifactSerializer},
+        responses={
+            202: ModelArtifactSerializer,
+            400: error_response("A field error, or a file type not accepted.", field_errors=True),
+            413: error_response("Larger than MAX_UPLOAD_SIZE or MODEL_MAX_BYTES."),
+            429: TOO_MANY_UPLOADS,
+        },
         description="Upload .skops, a torch bundle (.mlbundle/.zip), a scikit-learn "
         ".pkl/.joblib (scanned; nothing outside an allow-list is ever imported) or a "
-        ".pt/.pth state dict with its `architecture` spec.",
+        ".pt/.pth state dict with its `architecture` spec. The answer is 202 with the "
+        "version `processing`; a worker checks the file and the version becomes "
+        "`ready`, or `rejected` with `error` and `error_code` (e.g. `untrusted_type`).",
     )
     def create(self, request):
-        data = ModelUploadSerializer(data=request.data)
+        try:
+            data = ModelUploadSerializer(data=request.data)
+        except TooManyFilesSent:
+            raise TooManyFiles() from None
         data.is_valid(raise_exception=True)
         values = data.validated_data
         workspace = self.workspace_for_write(values.get("workspace"))
+        limiter = next(h for h in request.upload_handlers if isinstance(h, UploadLimitHandler))
         try:
-            artifact = services.model_upload(
+            artifact = services.model_receive(
                 workspace=workspace,
                 user=request.user,
                 name=values["name"],
@@ -163,18 +210,22 @@ class ModelUploadView(ModelScopedView):
                 architecture=values.get("architecture"),
                 class_labels=values.get("class_labels"),
                 request=request,
+                sha256=limiter.sha256,  # hashed while it streamed in
             )
-        except ModelFileError as exc:
-            return model_file_error(exc)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
+        except UploadLimit as exc:
+            raise TooManyUploads(str(exc)) from None
+        # In Django-Q's sync mode (tests, a single process) the worker's part has run.
         artifact = self.get_queryset().get(pk=artifact.pk)
-        return Response(ModelArtifactSerializer(artifact).data, status=status.HTTP_201_CREATED)
+        return Response(ModelArtifactSerializer(artifact).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(tags=["models"])
 class ModelDownloadView(ModelScopedView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: NOT_READY}
+    )
     def retrieve(self, request, pk=None):
         artifact = self.get_object()
         handle = services.model_download(artifact=artifact, user=request.user, request=request)
@@ -227,10 +278,14 @@ class ModelCardView(ModelScopedView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "md"])],
-        responses={200: ModelCardSerializer, (200, "text/markdown"): OpenApiTypes.STR},
+        responses={
+            200: ModelCardSerializer,
+            (200, "text/markdown"): OpenApiTypes.STR,
+            409: NOT_READY,
+        },
     )
     def retrieve(self, request, pk=None):
-        card = model_card(artifact=self.get_object())
+        card = model_card(artifact=services.model_require_ready(self.get_object()))
         if request.accepted_renderer.format == "md":
             return Response(model_card_markdown(card), content_type="text/markdown; charset=utf-8")
         return Response(card)
@@ -250,7 +305,9 @@ class ModelGraphView(ModelScopedView):
 
 @extend_schema(tags=["models"])
 class ModelAliasView(ModelScopedView):
-    @extend_schema(request=AliasInputSerializer, responses={200: AliasOutputSerializer})
+    @extend_schema(
+        request=AliasInputSerializer, responses={200: AliasOutputSerializer, 409: NOT_READY}
+    )
     def create(self, request, pk=None):
         artifact = self.get_object()
         data = AliasInputSerializer(data=request.data)

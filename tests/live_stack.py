@@ -413,8 +413,21 @@ def signed_up_client(base_url: str, username: str) -> httpx.Client:
     return client
 
 
-def upload_dataset(
+def upload_dataset(client: httpx.Client, filename: str, content, **options) -> dict:
+    """Upload a file (bytes or a binary file object) and wait until a worker has
+    parsed it (the stack needs a qcluster): the dataset as the API shows it then,
+    `ready` or `rejected`. Options: `timeout`, `poll`, and form fields."""
+    return _uploaded(client, "/api/data", filename, content, **options)
+
+
+def upload_model(client: httpx.Client, filename: str, content, **options) -> dict:
+    """`upload_dataset` for a model file: the version once a worker has checked it."""
+    return _uploaded(client, "/api/models", filename, content, **options)
+
+
+def _uploaded(
     client: httpx.Client,
+    collection: str,
     filename: str,
     content,
     *,
@@ -422,18 +435,15 @@ def upload_dataset(
     poll: float = 0.05,
     **data: str,
 ) -> dict:
-    """Upload a file (bytes or a binary file object) and wait until a worker has
-    parsed it (the stack needs a qcluster): the dataset as the API shows it then,
-    `ready` or `rejected`."""
-    answer = client.post("/api/data/upload", files={"file": (filename, content)}, data=data)
+    answer = client.post(f"{collection}/upload", files={"file": (filename, content)}, data=data)
     assert answer.status_code == 202, answer.text
-    dataset_id = answer.json()["id"]
+    upload_id = answer.json()["id"]
 
     def settled():
-        body = client.get(f"/api/data/{dataset_id}").json()
+        body = client.get(f"{collection}/{upload_id}").json()
         return body if body["status"] != "processing" else None
 
-    return wait_for(settled, timeout=timeout, what=f"a worker to parse {filename}", interval=poll)
+    return wait_for(settled, timeout=timeout, what=f"a worker to read {filename}", interval=poll)
 
 
 def training_client(base_url: str, username: str) -> httpx.Client:

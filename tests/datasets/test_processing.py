@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def queue_held(monkeypatch):
     """Uploads are stored and queued, but no worker takes them until `run()`."""
     queued: list[str] = []
-    monkeypatch.setattr(services, "_queue_is_in_process", lambda: True)
+    monkeypatch.setattr(services, "queue_is_in_process", lambda: True)
     monkeypatch.setattr(
         services, "_enqueue_processing", lambda dataset_id: queued.append(dataset_id)
     )

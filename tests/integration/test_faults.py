@@ -26,6 +26,7 @@ from tests.live_stack import (
     signed_up_client,
     training_client,
     upload_dataset,
+    upload_model,
     wait_for,
 )
 from tests.live_stack import read_training_until as read_until
@@ -335,6 +336,15 @@ def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack, api):
         assert_storage_full(upload)
         assert api.get("/api/models").json()["count"] == 0
         assert files_under(mount) == sorted([*kept, "filler"])
+
+        # It fits as uploaded, but not once more as the file predict loads (a worker
+        # stores that copy before it removes the upload): rejected, and nothing kept.
+        filler.unlink()
+        filler = fill(mount, leave=len(tree) + len(tree) // 2)
+        rejected = upload_model(api, "tree.skops", tree, name="tree")
+        assert (rejected["status"], rejected["error_code"]) == ("rejected", "storage_full")
+        assert files_under(mount) == sorted([*kept, "filler"])
+        assert api.delete(f"/api/models/{rejected['id']}/").status_code == 204
     finally:
         if filler is not None:
             filler.unlink(missing_ok=True)
@@ -347,11 +357,8 @@ def test_a_full_storage_refuses_uploads_cleanly_and_recovers(stack, api):
     assert files_under(mount) == sorted(kept + stored)
     download = api.get(f"/api/data/{dataset['id']}/download")
     assert download.status_code == 200 and download.content == csv
-    response = api.post(
-        "/api/models/upload", files={"file": ("tree.skops", tree)}, data={"name": "tree"}
-    )
-    assert response.status_code == 201, response.text
-    model = response.json()
+    model = upload_model(api, "tree.skops", tree, name="tree")
+    assert model["status"] == "ready", model
     assert files_under(mount) == sorted(
         kept + stored + [f"models/{model['workspace']}/{model['id']}.skops"]
     )

@@ -100,9 +100,9 @@ def test_upload_permissions(team, client_for, role):
         {"file": skops_upload(), "name": "Uploaded", "workspace": str(team.workspace.pk)},
         format="multipart",
     )
-    expected = {"owner": 201, "editor": 201, "viewer": 403, "outsider": 404, "anonymous": 401}
+    expected = {"owner": 202, "editor": 202, "viewer": 403, "outsider": 404, "anonymous": 401}
     assert response.status_code == expected[role], response.content[:300]
-    assert ModelArtifact.objects.filter(name="Uploaded").exists() == (expected[role] == 201)
+    assert ModelArtifact.objects.filter(name="Uploaded").exists() == (expected[role] == 202)
 
 
 # --- listing, versions and aliases -------------------------------------------------------

@@ -57,6 +57,30 @@ def _upload(client, team, filename, data, **fields):
     return client.post("/api/models/upload", body, format="multipart")
 
 
+def accepted(response) -> dict:
+    """The version of a 202 upload that its worker (here in the same thread) made ready."""
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["status"], body["error"]) == ("ready", ""), body
+    return body
+
+
+def rejected(response) -> dict:
+    """The version of a 202 upload that its worker refused: kept, with the reason."""
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "rejected" and body["error"] and body["error_code"], body
+    assert ModelArtifact.objects.get(pk=body["id"]).file_key == ""  # its file is gone
+    return body
+
+
+def no_model_files() -> bool:
+    from django.core.files.storage import storages
+
+    root = Path(storages["models"].location)
+    return not root.exists() or [p for p in root.rglob("*") if p.is_file()] == []
+
+
 def _zip(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -105,9 +129,7 @@ def test_sklearn_formats_are_stored_as_skops(team, client_for, suffix):
         ".joblib": _joblib_bytes(pipeline),
     }[suffix]
     client = client_for(team.editor)
-    response = _upload(client, team, f"My Model{suffix}", data)
-    assert response.status_code == 201, response.content
-    body = response.json()
+    body = accepted(_upload(client, team, f"My Model{suffix}", data))
     assert (body["framework"], body["task"], body["file_format"]) == (
         "sklearn",
         "classification",
@@ -135,9 +157,7 @@ def test_state_dict_with_architecture(team, client_for):
     client = client_for(team.editor)
     fields = {"architecture": json.dumps(spec), "feature_schema": json.dumps(schema)}
 
-    response = _upload(client, team, "net.pt", _torch_bytes(module.state_dict()), **fields)
-    assert response.status_code == 201, response.content
-    body = response.json()
+    body = accepted(_upload(client, team, "net.pt", _torch_bytes(module.state_dict()), **fields))
     assert (body["framework"], body["file_format"], body["class_labels"]) == (
         "pytorch",
         "mlbundle",
@@ -167,10 +187,8 @@ def test_state_dict_with_architecture(team, client_for):
         architecture=json.dumps(wrong),
         feature_schema=json.dumps(schema),
     )
-    assert response.status_code == 400
-    assert (
-        "0.weight" in response.json()["detail"] and "expected (5, 2)" in response.json()["detail"]
-    )
+    error = rejected(response)["error"]
+    assert "0.weight" in error and "expected (5, 2)" in error
     # A spec far larger than its weights is refused before anything is allocated.
     huge = dict(spec, hidden_layers=[10**7, 10**7])
     response = _upload(
@@ -181,15 +199,13 @@ def test_state_dict_with_architecture(team, client_for):
         architecture=json.dumps(huge),
         feature_schema=json.dumps(schema),
     )
-    assert response.status_code == 400 and "needs at least" in response.json()["detail"]
+    assert "needs at least" in rejected(response)["error"]
 
 
 @pytest.mark.parametrize("suffix", [".mlbundle", ".zip"])
 def test_bundle_round_trips_through_download_and_upload(team, client_for, mlp_bundle, suffix):
     client = client_for(team.editor)
-    response = _upload(client, team, f"net{suffix}", mlp_bundle)
-    assert response.status_code == 201, response.content
-    body = response.json()
+    body = accepted(_upload(client, team, f"net{suffix}", mlp_bundle))
     assert (body["framework"], body["task"]) == ("pytorch", "classification")
     rows = json_rows(clinical_frame().drop(columns=["outcome", "los"]).head(3))
     predicted = client.post(f"/api/models/{body['id']}/predict", {"rows": rows}, format="json")
@@ -200,32 +216,43 @@ def test_upload_refusals_that_are_not_about_code(team, client_for):
     client = client_for(team.editor)
     response = _upload(client, team, "model.exe", b"MZ")
     assert response.status_code == 400 and "Unsupported file type" in str(response.json())
+    response = _upload(client, team, "model.pt", b"PK")
+    assert response.status_code == 400 and "architecture" in response.json()
+    response = _upload(client, team, "model.skops", b"")
+    assert response.status_code == 400 and "empty" in str(response.json())
+    assert not ModelArtifact.objects.exists()  # refused at once: nothing kept
+    # What only reading the file can tell, a worker tells: the version is kept, rejected.
     response = _upload(client, team, "model.skops", sio.dumps({"not": "a model"}))
-    assert response.status_code == 400
+    assert "scikit-learn estimator" in rejected(response)["error"]
     response = _upload(
         client, team, "model.joblib", _joblib_bytes(_sklearn_pipeline()[0], compress=3)
     )
-    assert response.status_code == 400 and "compress=0" in response.json()["detail"]
+    assert "compress=0" in rejected(response)["error"]
     response = _upload(
         client, team, "model.skops", sio.dumps(_sklearn_pipeline()[0]), task="regression"
     )
-    assert response.status_code == 400 and "task" in response.json()
-    assert not ModelArtifact.objects.exists()
+    body = rejected(response)
+    assert body["error_code"] == "invalid_task"
+    assert body["error"] == "task: The model is a classification model, not regression."
+    assert not ModelArtifact.objects.filter(status="ready").exists()
+    assert no_model_files()
 
 
 def test_a_model_file_over_model_max_bytes_is_refused(team, client_for, settings):
     settings.MODEL_MAX_BYTES = 1000
     data = sio.dumps(_sklearn_pipeline()[0])
     response = _upload(client_for(team.editor), team, "lr.skops", data)
-    assert response.status_code == 400, response.content
-    assert "over the MODEL_MAX_BYTES limit of 0 MiB" in response.json()["file"][0]
-    assert not ModelArtifact.objects.exists()
+    # Refused while it streams in, before it is stored.
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "too_large"
+    assert "over the MODEL_MAX_BYTES limit of 0 MiB" in response.json()["detail"]
+    assert not ModelArtifact.objects.exists() and no_model_files()
 
 
 def test_a_full_storage_is_a_413_leaving_no_row_and_no_file(team, client_for, monkeypatch):
     import errno
 
-    from django.core.files.storage import FileSystemStorage, storages
+    from django.core.files.storage import FileSystemStorage
 
     def save(self, name, content):  # a disk that fills up part way through the write
         path = self.path(name)
@@ -240,9 +267,7 @@ def test_a_full_storage_is_a_413_leaving_no_row_and_no_file(team, client_for, mo
     assert response.status_code == 413, response.content
     body = response.json()
     assert body["code"] == "storage_full" and body["detail"].startswith("Storage is full")
-    assert not ModelArtifact.objects.exists()
-    root = Path(storages["models"].location)
-    assert not root.exists() or [p for p in root.rglob("*") if p.is_file()] == []
+    assert not ModelArtifact.objects.exists() and no_model_files()
 
 
 # --- nothing that would run code, under every accepted extension --------------------------
@@ -307,14 +332,12 @@ def test_code_running_files_are_refused(team, client_for, marker, mlp_bundle, pa
     fields = {}
     if filename.endswith((".pt", ".pth")):
         fields = {"architecture": json.dumps({"format": "medilytica.mlp"})}
-    response = _upload(client, team, filename, data, **fields)
-    assert response.status_code == 400, response.content
-    body = response.json()
+    body = rejected(_upload(client, team, filename, data, **fields))
     if payload in NAMES_THE_TYPE:
-        assert body["code"] == "untrusted_type"
-        assert "posix.system" in body["detail"] and "posix.system" in body["untrusted_types"]
+        assert body["error_code"] == "untrusted_type"
+        assert "posix.system" in body["error"]
     assert not marker.exists()
-    assert not ModelArtifact.objects.filter(name="Upload").exists()
+    assert not ModelArtifact.objects.filter(name="Upload", status="ready").exists()
     denied = AuditEvent.objects.filter(action="model.upload", outcome="denied")
     assert denied.count() == 1 and denied.get().detail["filename"] == filename
 
@@ -363,10 +386,10 @@ def test_archive_checks(team, client_for, mlp_bundle, monkeypatch, case, reason)
         monkeypatch.setattr(serialization, "DEFAULT_LIMITS", limits)
         data = mlp_bundle
     response = _upload(client_for(team.editor), team, "net.mlbundle", data)
-    assert response.status_code == 400, response.content
-    assert reason in response.json()["detail"]
-    assert not ModelArtifact.objects.filter(name="Upload").exists()
-    assert ModelArtifact.objects.filter(file_format=FileFormat.BUNDLE).count() == 1  # the fixture
+    assert reason in rejected(response)["error"]
+    assert not ModelArtifact.objects.filter(name="Upload", status="ready").exists()
+    bundles = ModelArtifact.objects.filter(file_format=FileFormat.BUNDLE, status="ready")
+    assert bundles.count() == 1  # the fixture
 
 
 def test_uploaded_pipeline_has_a_card_and_a_graph(team, client_for):

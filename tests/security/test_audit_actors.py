@@ -78,6 +78,12 @@ NOT_FOR_A_PERSON = {
     "run_watchdog": 'fails dead runs as {"actor": "system"}',
     "dataset_process": 'the worker, for dataset.created_by (detail {"via": "worker"})',
     "dataset_sweep_stale": "rejects uploads whose worker never finished, for their uploader",
+    "model_process": 'the worker, for the upload\'s created_by (detail {"via": "worker"})',
+    "model_sweep_stale": "rejects model uploads whose worker never finished, for their uploader",
+    "check_upload_limit": "counts the user's uploads in progress (the caller audits)",
+    "queue_is_in_process": "reads the task queue's mode",
+    "stale_uploads": "selects uploads for a sweep (which audits what it rejects)",
+    "model_require_ready": "checks a model's state",
 }
 
 SERVICE_MODULES = (datasets.services, training.services, mlmodels.services)
@@ -193,7 +199,7 @@ def test_walking_the_services_leaves_no_row_without_an_actor(
             {"file": _skops_model(), "name": "Small", "workspace": ws},
             format="multipart",
         ),
-        201,
+        202,
     ).json()["id"]
 
     # Deletes.

@@ -182,7 +182,7 @@ def test_deep_json_in_a_multipart_field_is_a_400_naming_the_field(team, client_f
 
 
 @pytest.mark.django_db
-def test_deep_json_inside_an_uploaded_bundle_is_a_400(team, client_for):
+def test_deep_json_inside_an_uploaded_bundle_is_rejected(team, client_for):
     from django.core.files.storage import storages
 
     from ..mlmodels.conftest import engine_result, register_result
@@ -204,9 +204,12 @@ def test_deep_json_inside_an_uploaded_bundle_is_a_400(team, client_for):
         },
         format="multipart",
     )
-    assert response.status_code == 400, response.content
-    assert "nested more than 64 levels" in str(response.json())
-    assert not ModelArtifact.objects.filter(name="deep").exists()
+    # Read by a worker (here in the same thread), which rejects it.
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "rejected", body
+    assert "nested more than 64 levels" in body["error"]
+    assert not ModelArtifact.objects.filter(name="deep", status="ready").exists()
 
 
 # --- socket frames ----------------------------------------------------------------------

@@ -267,7 +267,8 @@ def test_model_file_names_stay_labels(team, client_for, tmp_path, label):
         {"file": upload, "name": "../../" + label, "workspace": str(team.workspace.pk)},
         format="multipart",
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "ready", response.content
     artifact = ModelArtifact.objects.get(pk=response.json()["id"])
     assert artifact.file_key.startswith(f"{team.workspace.pk}/")
     assert re.fullmatch(r"[0-9a-f-]{36}/[0-9a-f-]{36}\.skops", artifact.file_key), artifact.file_key

@@ -451,7 +451,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Upload .skops, a torch bundle (.mlbundle/.zip), a scikit-learn .pkl/.joblib (scanned; nothing outside an allow-list is ever imported) or a .pt/.pth state dict with its `architecture` spec. */
+        /** @description Upload .skops, a torch bundle (.mlbundle/.zip), a scikit-learn .pkl/.joblib (scanned; nothing outside an allow-list is ever imported) or a .pt/.pth state dict with its `architecture` spec. The answer is 202 with the version `processing`; a worker checks the file and the version becomes `ready`, or `rejected` with `error` and `error_code` (e.g. `untrusted_type`). */
         post: operations["models_upload_create"];
         delete?: never;
         options?: never;
@@ -857,6 +857,8 @@ export interface components {
              */
             specificity: number | null;
         };
+        /** @enum {unknown} */
+        BlankEnum: "";
         /** @description Binary: the positive class's reliability curve; multi-class: one per class. */
         Calibration: {
             n_bins: number;
@@ -1087,7 +1089,7 @@ export interface components {
              *     * `ready` - Ready
              *     * `rejected` - Rejected
              */
-            readonly status: components["schemas"]["DatasetStatusEnum"];
+            readonly status: components["schemas"]["UploadStatusEnum"];
             readonly suggested_targets: components["schemas"]["SuggestedTarget"][];
             /** Format: date-time */
             readonly updated_at: string;
@@ -1101,13 +1103,6 @@ export interface components {
          * @enum {string}
          */
         DatasetFormatEnum: "csv" | "tsv" | "parquet";
-        /**
-         * @description * `processing` - Processing
-         *     * `ready` - Ready
-         *     * `rejected` - Rejected
-         * @enum {string}
-         */
-        DatasetStatusEnum: "processing" | "ready" | "rejected";
         DatasetSummary: {
             readonly compression: string;
             /** Format: date-time */
@@ -1138,7 +1133,7 @@ export interface components {
              *     * `ready` - Ready
              *     * `rejected` - Rejected
              */
-            readonly status: components["schemas"]["DatasetStatusEnum"];
+            readonly status: components["schemas"]["UploadStatusEnum"];
             /** Format: date-time */
             readonly updated_at: string;
             /** Format: uuid */
@@ -1549,6 +1544,8 @@ export interface components {
             /** Format: uuid */
             readonly dataset: string | null;
             readonly dataset_sha256: string;
+            readonly error: string;
+            readonly error_code: string;
             readonly feature_schema: components["schemas"]["ModelFeature"][];
             readonly file_format: components["schemas"]["FileFormatEnum"];
             readonly file_sha256: string;
@@ -1568,9 +1565,17 @@ export interface components {
             readonly source: components["schemas"]["ModelArtifactSourceEnum"];
             /** Format: uuid */
             readonly source_run_id: string | null;
+            readonly stage: string;
+            readonly status: components["schemas"]["UploadStatusEnum"];
             readonly subgroup_metrics: components["schemas"]["SubgroupMetrics"] | Record<string, never>;
             readonly target: string;
-            readonly task: components["schemas"]["TaskEnum"];
+            /**
+             * @description Blank only while an upload is `processing` and its task was not sent.
+             *
+             *     * `classification` - classification
+             *     * `regression` - regression
+             */
+            readonly task: components["schemas"]["TaskEnum"] | components["schemas"]["BlankEnum"];
             /** Format: double */
             readonly threshold: number | null;
             /** Format: date-time */
@@ -2209,6 +2214,13 @@ export interface components {
             val_loss: (number | null)[];
             val_mae?: (number | null)[];
         };
+        /**
+         * @description * `processing` - Processing
+         *     * `ready` - Ready
+         *     * `rejected` - Rejected
+         * @enum {string}
+         */
+        UploadStatusEnum: "processing" | "ready" | "rejected";
         UserWorkspace: {
             /** Format: uuid */
             id: string;
@@ -2272,12 +2284,14 @@ export interface components {
          *     * `run.completed` - run.completed
          *     * `run.failed` - run.failed
          *     * `model.registered` - model.registered
+         *     * `model.progress` - model.progress
+         *     * `model.rejected` - model.rejected
          *     * `dataset.uploaded` - dataset.uploaded
          *     * `dataset.progress` - dataset.progress
          *     * `dataset.rejected` - dataset.rejected
          * @enum {string}
          */
-        WorkspaceEventTypeEnum: "run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected";
+        WorkspaceEventTypeEnum: "run.started" | "run.completed" | "run.failed" | "model.registered" | "model.progress" | "model.rejected" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected";
         WorkspaceInputRequest: {
             description?: string;
             name: string;
@@ -3248,6 +3262,8 @@ export interface operations {
                 page?: number;
                 /** @description Number of results to return per page. */
                 page_size?: number;
+                /** @description `ready` for models that can be used (uploads are `processing` until a worker has checked them) */
+                status?: "processing" | "ready" | "rejected";
                 task?: "classification" | "regression";
                 workspace?: string;
             };
@@ -3558,6 +3574,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The version is an upload still being checked (code `model_processing`) or one that was rejected (`model_rejected`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The request body is larger than the server accepts. */
             413: {
                 headers: {
@@ -3705,6 +3730,16 @@ export interface operations {
                     "text/markdown": components["schemas"]["Error"];
                 };
             };
+            /** @description The version is an upload still being checked (code `model_processing`) or one that was rejected (`model_rejected`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                    "text/markdown": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests; retry after the number of seconds in Retry-After. */
             429: {
                 headers: {
@@ -3747,6 +3782,15 @@ export interface operations {
             };
             /** @description No such object among the caller's workspaces, or no such page. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The version is an upload still being checked (code `model_processing`) or one that was rejected (`model_rejected`). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3802,7 +3846,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The stored model file no longer loads (model_unavailable). */
+            /** @description The stored model file no longer loads (`model_unavailable`), or the version is an upload still being checked (code `model_processing`) or one that was rejected (`model_rejected`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3883,7 +3927,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The stored model file no longer loads (model_unavailable). */
+            /** @description The stored model file no longer loads (`model_unavailable`), or the version is an upload still being checked (code `model_processing`) or one that was rejected (`model_rejected`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3934,7 +3978,7 @@ export interface operations {
             };
         };
         responses: {
-            201: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3942,7 +3986,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelArtifact"];
                 };
             };
-            /** @description The request is malformed or a field is invalid. */
+            /** @description A field error, or a file type not accepted. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3978,7 +4022,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than the server accepts. */
+            /** @description Larger than MAX_UPLOAD_SIZE or MODEL_MAX_BYTES. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3996,7 +4040,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many requests; retry after the number of seconds in Retry-After. */
+            /** @description Already UPLOADS_PER_USER uploads processing for this user (code `too_many_uploads`). */
             429: {
                 headers: {
                     [name: string]: unknown;

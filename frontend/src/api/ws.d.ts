@@ -77,7 +77,7 @@ export type Task1 = string
 export type Version = number
 export type ObjectId = string
 export type Time = string
-export type Type8 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected")
+export type Type8 = ("run.started" | "run.completed" | "run.failed" | "model.registered" | "model.progress" | "model.rejected" | "dataset.uploaded" | "dataset.progress" | "dataset.rejected")
 export type Workspace = string
 export type Id = string
 export type Kind = ("user" | "system")
@@ -256,7 +256,10 @@ workspace: Workspace
 /**
  * What an event says about its object; the keys depend on the event type:
  * run.started name, model_type; run.completed name, status, model (its id or None);
- * run.failed name, error; model.registered name, version, framework, task;
+ * run.failed name, error; model.registered name, version, framework, task (a
+ * trained model, or an upload that a worker has checked); model.progress name,
+ * version, stage, fraction (a worker is checking an upload); model.rejected name,
+ * version, error;
  * dataset.uploaded name (the upload is ready); dataset.progress name, stage, fraction
  * (a worker is parsing it); dataset.rejected name, error.
  */
