@@ -8,7 +8,7 @@ export type Dataset = Schemas["Dataset"];
 export type Preview = Schemas["Preview"];
 
 /** A worker parses each upload: `processing` (its `stage` says how far), then `ready` or `rejected`. */
-export type DatasetStatus = Schemas["DatasetStatusEnum"];
+export type DatasetStatus = Schemas["UploadStatusEnum"];
 
 /** The stages of a processing upload, in order, as the server names them. */
 export const UPLOAD_STAGES = ["queued", "reading", "profiling", "storing", "saving"] as const;

@@ -7,6 +7,7 @@ import { api, unwrap } from "@/api/client";
 import { QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
 import { humanise, pollWhileActive, runLabel } from "@/runs/list/runData";
+import { StatusBadge as DatasetStatusBadge } from "@/datasets/StatusBadge";
 import { StatusBadge } from "@/runs/list/StatusBadge";
 import { formatDateTime } from "@/runs/list/time";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
@@ -57,7 +58,11 @@ function RecentRuns() {
         {({ results }) =>
           results.length === 0 ? (
             <p className="overview-empty">
-              {canEdit ? <Link to="/runs/new">No runs yet — train a model</Link> : "No runs yet."}
+              {canEdit ? (
+                <Link to="/runs/new">No runs yet — train a model</Link>
+              ) : (
+                "No runs yet."
+              )}
             </p>
           ) : (
             <>
@@ -67,7 +72,8 @@ function RecentRuns() {
                     <Link to={`/runs/${run.id}`}>{runLabel(run)}</Link>
                     <StatusBadge status={run.status} />
                     <span className="overview-meta">
-                      {humanise(run.model_type)} · {formatDateTime(run.created_at)}
+                      {humanise(run.model_type)} ·{" "}
+                      {formatDateTime(run.created_at)}
                     </span>
                   </li>
                 ))}
@@ -85,7 +91,12 @@ function RecentDatasets() {
   const { workspace, canEdit } = useWorkspace();
   const datasets = useQuery({
     queryKey: ["datasets", workspace.id, "recent"],
-    queryFn: () => unwrap(api.GET("/api/data/", { params: { query: { workspace: workspace.id, page_size: NEWEST } } })),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/data/", {
+          params: { query: { workspace: workspace.id, page_size: NEWEST } },
+        }),
+      ),
   });
   return (
     <Card title="Datasets">
@@ -100,13 +111,16 @@ function RecentDatasets() {
                   <li key={dataset.id}>
                     <Link to={`/datasets/${dataset.id}`}>{dataset.name}</Link>
                     <span className="overview-meta">
-                      {dataset.rows.toLocaleString()} rows · {dataset.n_columns.toLocaleString()} columns
+                      {dataset.rows.toLocaleString()} rows ·{" "}
+                      {dataset.n_columns.toLocaleString()} columns
                     </span>
                   </li>
                 ))}
               </ul>
             )}
-            <Link to="/datasets">{canEdit ? "Upload a dataset" : "All datasets"}</Link>
+            <Link to="/datasets">
+              {canEdit ? "Upload a dataset" : "All datasets"}
+            </Link>
           </>
         )}
       </QueryState>
@@ -121,7 +135,13 @@ function RecentModels() {
     queryFn: () =>
       unwrap(
         api.GET("/api/models/", {
-          params: { query: { workspace: workspace.id, page_size: NEWEST, ordering: "-created_at" } },
+          params: {
+            query: {
+              workspace: workspace.id,
+              page_size: NEWEST,
+              ordering: "-created_at",
+            },
+          },
         }),
       ),
   });
@@ -130,15 +150,22 @@ function RecentModels() {
       <QueryState query={models} label="Loading models…">
         {({ results }) =>
           results.length === 0 ? (
-            <p className="overview-empty">No models yet — a run that finishes registers its model here.</p>
+            <p className="overview-empty">
+              No models yet — a run that finishes registers its model here.
+            </p>
           ) : (
             <ul className="overview-list">
               {results.map((model) => (
                 <li key={model.id}>
                   <span className="overview-name">{model.name}</span>
                   <span className="badge">v{model.version}</span>
+                  {model.status !== "ready" && (
+                    <DatasetStatusBadge status={model.status} />
+                  )}
                   <span className="overview-meta">
-                    {model.task} · {formatDateTime(model.created_at)}
+                    {model.status === "rejected"
+                      ? model.error
+                      : `${model.status === "processing" ? "uploaded, being checked" : model.task} · ${formatDateTime(model.created_at)}`}
                   </span>
                 </li>
               ))}
@@ -154,7 +181,12 @@ function Members() {
   const { workspace } = useWorkspace();
   const detail = useQuery({
     queryKey: ["workspaces", workspace.id, "members"],
-    queryFn: () => unwrap(api.GET("/api/workspaces/{id}/", { params: { path: { id: workspace.id } } })),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/workspaces/{id}/", {
+          params: { path: { id: workspace.id } },
+        }),
+      ),
   });
   return (
     <Card title="Members">
@@ -165,11 +197,15 @@ function Members() {
               {members.map((member) => (
                 <li key={member.user_id}>
                   <span className="overview-name">{member.username}</span>
-                  <span className={`badge role-${member.role}`}>{member.role}</span>
+                  <span className={`badge role-${member.role}`}>
+                    {member.role}
+                  </span>
                 </li>
               ))}
             </ul>
-            <Link to="/workspace">{workspace.role === "owner" ? "Manage members" : "Workspace"}</Link>
+            <Link to="/workspace">
+              {workspace.role === "owner" ? "Manage members" : "Workspace"}
+            </Link>
           </>
         )}
       </QueryState>
