@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -77,14 +78,26 @@ def profile_table(table: pa.Table, *, max_workers: int | None = None) -> dict[st
     if workers == 1 or table.num_columns < 2:
         columns = [column_profile(n, table.column(n), rows) for n in names]
     else:
+        # The costliest first (text: hashing every value), so that no long column
+        # starts last and runs on alone while the other threads have finished.
+        order = sorted(range(len(names)), key=lambda i: -_expected_cost(table.column(i)))
+        columns = [None] * len(names)
         with ThreadPoolExecutor(workers, thread_name_prefix="profile") as pool:
-            columns = list(pool.map(lambda n: column_profile(n, table.column(n), rows), names))
+            profiled = pool.map(lambda i: column_profile(names[i], table.column(i), rows), order)
+            for i, profile in zip(order, profiled, strict=True):
+                columns[i] = profile
     return {
         "rows": rows,
         "n_columns": table.num_columns,
         "columns": columns,
         "suggested_targets": suggest_targets(columns),
     }
+
+
+def _expected_cost(column: pa.ChunkedArray) -> int:
+    """Roughly how long a column's profile takes, to start the long ones first."""
+    weight = 8 if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else 1
+    return weight * column.nbytes
 
 
 def column_profile(name: str, column: pa.ChunkedArray, rows: int) -> dict[str, Any]:
@@ -165,9 +178,26 @@ def _probably_few_values(column: pa.ChunkedArray) -> bool:
 def _distinct(column: pa.ChunkedArray) -> int:
     if column.null_count == 0 and _strictly_increasing(column):
         return len(column)  # sorted record numbers: distinct without hashing a million values
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        return _distinct_numbers(column)
     # pc.unique is a plain hash pass, cheaper than count_distinct's aggregation.
     values = pc.unique(column)
     return len(values) - int(values.null_count > 0)
+
+
+def _distinct_numbers(column: pa.ChunkedArray) -> int:
+    """Distinct non-null numbers, counted by sorting: numpy's vectorised sort takes about
+    15 ms for a million doubles where Arrow's hash takes 100 ms (the hash table of a
+    continuous column outgrows the caches). Counted as Arrow's hash counts them: the
+    values' bits, all NaNs one value (so 0.0 and -0.0 are two)."""
+    values = pc.drop_null(column).to_numpy()
+    if not len(values):
+        return 0
+    if values.dtype.kind == "f":
+        values = np.where(np.isnan(values), np.nan, values)
+        values = values.view(f"i{values.dtype.itemsize}")
+    values = np.sort(values)
+    return 1 + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
 def _strictly_increasing(column: pa.ChunkedArray) -> bool:
