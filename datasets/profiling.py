@@ -194,9 +194,14 @@ def _distinct_numbers(column: pa.ChunkedArray) -> int:
     if not len(values):
         return 0
     if values.dtype.kind == "f":
-        values = np.where(np.isnan(values), np.nan, values)
+        nan = np.isnan(values)
+        if nan.any():
+            values = np.where(nan, np.nan, values)
         values = values.view(f"i{values.dtype.itemsize}")
-    values = np.sort(values)
+    if values.flags.writeable:  # a copy already (chunks joined, nulls dropped): in place
+        values.sort()
+    else:
+        values = np.sort(values)
     return 1 + int(np.count_nonzero(values[1:] != values[:-1]))
 
 
