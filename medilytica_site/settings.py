@@ -196,17 +196,31 @@ RUNS_ACTIVE_PER_WORKSPACE = env.int("RUNS_ACTIVE_PER_WORKSPACE", default=30)
 TRAINING_HEARTBEAT_TIMEOUT = env.int("TRAINING_HEARTBEAT_TIMEOUT", default=20)
 
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             # Redis pub/sub: a group message is published once and each server process
             # fans it out to its own sockets, instead of one Redis list entry and one
             # round trip per socket. Nothing is lost by the layer's lack of storage:
-            # every message is in the database before it is sent.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # every message is in the database before it is sent. channels_redis's
+            # layer, but for its race on reconnecting (medilytica_site/channel_layer.py).
+            "BACKEND": "medilytica_site.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 times socket reads out after 5 s by default; keep idle
-                # subscriptions and blocking reads alive.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 times socket reads out after 5 s by default; keep
+                        # idle subscriptions and blocking reads alive.
+                        "socket_timeout": 30,
+                        # The layer's pool gives its connections no retry (only a client
+                        # that makes its own pool has one): a command on a connection
+                        # that died with a Redis restart failed, though redis-py had
+                        # reconnected. Send it once more, on the new connection.
+                        "retry": Retry(NoBackoff(), 1),
+                    }
+                ],
                 "prefix": "medilytica",
             },
         }

@@ -78,7 +78,7 @@ def test_database_url_and_redis_url_switch_backends():
         }
     )
     assert conf["engine"] == "django.db.backends.postgresql"
-    assert conf["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert conf["layer"] == "medilytica_site.channel_layer.RedisPubSubChannelLayer"
     assert conf["q_sync"] is False
     assert conf["q_redis"] == "redis://127.0.0.1:6379/0"
     assert conf["max_training_time"] == 60
