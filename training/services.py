@@ -707,9 +707,18 @@ def _finish_audit(run: TrainingRun, *, actor: str, **detail: Any) -> None:
 
 
 def resident_bytes() -> int:
-    """This process's resident memory (the worker's, while it trains). Called at every
-    stop poll: the handle is kept per process (a forked worker gets its own)."""
-    return _this_process(os.getpid()).memory_info().rss
+    """This process's resident memory (the worker's, while it trains), plus what a child
+    fitting a model for it (training/ml/child.py) holds of its own: its unique set, as
+    the pages it still shares with the worker are counted once. Called at every stop
+    poll: the handle is kept per process (a forked worker gets its own)."""
+    from training.ml.child import fitting_child  # imported by then: the run is training
+
+    rss = _this_process(os.getpid()).memory_info().rss
+    child = fitting_child()
+    if child is not None:
+        with contextlib.suppress(psutil.Error):  # it has just ended
+            rss += psutil.Process(child).memory_full_info().uss
+    return rss
 
 
 @functools.cache

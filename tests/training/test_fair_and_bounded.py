@@ -4,11 +4,16 @@ sized before they start and watched while they train."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import psutil
 import pytest
 from django.core.management import CommandError
 from django.test import override_settings
 
 from datasets.services import dataset_ingest
+from tests.live_stack import wait_for
 from training import services
 from training.models import RunStatus, TrainingRun
 
@@ -147,3 +152,29 @@ def test_a_trained_model_over_the_size_limit_is_not_registered(team, cancer):
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED and run.model is None
     assert "over the MODEL_MAX_BYTES limit" in run.error
+
+
+def test_the_memory_checked_includes_a_child_fitting_for_the_worker(monkeypatch):
+    """A single fit in a child process (training/ml/child.py) allocates there, not in the
+    worker: WORKER_MEMORY_LIMIT counts the child's own pages too."""
+    from training.ml import child
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; x = bytearray(300 * 2**20); sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        wait_for(
+            lambda: psutil.Process(holder.pid).memory_info().rss > 300 * 2**20,
+            timeout=30,
+            what="the child's memory",
+        )
+        alone = services.resident_bytes()
+        monkeypatch.setattr(child, "_fitting", holder.pid)
+        assert services.resident_bytes() - alone > 290 * 2**20
+    finally:
+        holder.kill()
+        holder.wait()
+    # A child that has just ended counts nothing, and raises nothing.
+    assert services.resident_bytes() < alone + 100 * 2**20

@@ -4,6 +4,8 @@ Stage sizes: random forests add trees in batches (``warm_start``, grown in chunk
 about half a second so that a stop lands inside a long stage), gradient boosting
 reports every ``max_iter / 10`` iterations from inside one ``fit`` call, logistic
 regression continues L-BFGS in chunks of iterations, a tree or a ridge is one stage.
+A single fit (a tree, a ridge, a solver chunk) estimated to take over
+:data:`CHILD_FIT_SECONDS` runs in a child process that a stop kills (``child.py``).
 Per-stage loss is measured on at most :data:`STAGE_SAMPLE_ROWS` train and validation rows.
 """
 
@@ -29,12 +31,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from .child import fit_in_child
 from .config import CLASSIFICATION
 from .progress import Progress
 
 STAGE_SAMPLE_ROWS = 1000
 MAX_STAGES = 10
 FOREST_CHUNK_SECONDS = 0.5  # trees grown between two stop polls, in seconds of work
+#: A single fit estimated (:func:`fit_seconds`) to take longer runs in a child process that
+#: a stop can kill. Forking costs 30-60 ms (a 300 MB process on two busy CPUs, more for a
+#: bigger worker), a tenth of this; a stop waits for a fit below it about this long.
+CHILD_FIT_SECONDS = 0.5
+# Trees with these criteria take this many times longer than with gini / squared error.
+_CRITERION_COST = {"absolute_error": 4.0, "entropy": 3.0, "log_loss": 3.0}
 _EPS = 1e-15
 
 
@@ -195,7 +204,9 @@ def fit_staged(
         return _fit_logistic(estimator, data, sample, val_rows, scorer, progress)
     if progress.stop_requested():
         return None, []
-    estimator.fit(data.X_train, data.y_train)
+    estimator = fit_stoppable(model_type, estimator, data.X_train, data.y_train, progress=progress)
+    if estimator is None:  # stopped inside the fit: a part of a tree is no model
+        return None, []
     metrics = scorer.metrics(
         _output(estimator, task, data.X_train[sample]),
         _output(estimator, task, data.X_val[val_rows]),
@@ -203,6 +214,42 @@ def fit_staged(
     unit = "tree" if model_type == "decision_tree" else "fit"
     progress.report(stage=1, total_stages=1, metrics=metrics, unit=unit, completed=1, total=1)
     return estimator, []
+
+
+def fit_seconds(model_type: str, estimator: Any, X: np.ndarray, *, classes: int = 0) -> float:
+    """Rough seconds of ``estimator.fit(X, y)`` for a single-fit model, from one-thread
+    timings on two busy CPUs (scikit-learn 1.9, 10-500 features): a tree 0.15 µs per row x
+    feature x level (a full-depth tree costs about 20 levels), ridge 5 ns per row x
+    feature plus 0.1 ns per row x feature² (the Gram matrix), logistic regression 3 ns
+    per row x feature x iteration, times ``classes`` when there are more than two."""
+    rows, features = X.shape
+    cells = rows * features
+    if model_type == "decision_tree":
+        levels = min(estimator.max_depth or 20, 20)
+        return cells * levels * _CRITERION_COST.get(estimator.criterion, 1.0) * 0.15e-6
+    if model_type == "linear_regression":
+        return cells * (5 + 0.1 * features) * 1e-9
+    if model_type == "logistic_regression":
+        return cells * (classes if classes > 2 else 1) * estimator.max_iter * 3e-9
+    raise ValueError(f"not a single-fit model type: {model_type!r}")
+
+
+def fit_stoppable(
+    model_type: str,
+    estimator: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    progress: Progress,
+    classes: int = 0,
+) -> Any | None:
+    """``estimator.fit(X, y)``, in a child process that a stop kills when the fit would
+    take over :data:`CHILD_FIT_SECONDS`. The fitted estimator (for a child's fit, a copy),
+    or None when stopped before it ended."""
+    if fit_seconds(model_type, estimator, X, classes=classes) < CHILD_FIT_SECONDS:
+        estimator.fit(X, y)
+        return estimator
+    return fit_in_child(estimator, X, y, should_stop=progress.stop_requested)
 
 
 def _fit_forest(
@@ -401,8 +448,17 @@ def _fit_logistic(
         with warnings.catch_warnings():
             # Chunks stop short of convergence by design; only the final state matters.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(data.X_train, data.y_train)
-        fitted = estimator
+            chunk_fit = fit_stoppable(
+                "logistic_regression",
+                estimator,
+                data.X_train,
+                data.y_train,
+                progress=progress,
+                classes=len(data.classes),
+            )
+        if chunk_fit is None:  # stopped inside the chunk: the chunks before it are kept
+            break
+        estimator = fitted = chunk_fit  # the next chunk warm-starts from this one
         used = int(np.max(estimator.n_iter_))
         done += used
         converged = used < chunk
