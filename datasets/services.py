@@ -606,9 +606,10 @@ def _reject(dataset: Dataset, rejected: DatasetRejected) -> None:
             object_id=dataset.pk,
             data={"name": dataset.name, "error": rejected.message},
         )
-    # The row says `rejected` now; its file goes (were this undone, the sweep would
-    # still reject the row, which no longer has a file to parse).
-    _remove_files([dataset.original_key])
+        # Before anyone can read `rejected` (the row is locked by the update): a client
+        # that sees it finds the file gone. Were the commit to fail, the row would stay
+        # processing without a file, and the sweep would reject it.
+        _remove_files([dataset.original_key])
 
 
 def stale_uploads(processing: QuerySet, timeout: int) -> QuerySet:

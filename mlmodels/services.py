@@ -464,6 +464,9 @@ def model_receive(
                     "source": Source.UPLOAD,
                     "original_filename": filename,
                     "original_sha256": sha256,
+                    # Known once a worker has read the file (model_process).
+                    "estimator": None,
+                    "libraries": {},
                 },
             },
             request=request,
@@ -600,6 +603,9 @@ def model_process(*, artifact_id) -> ModelArtifact | None:
                 return None
             artifact.refresh_from_db()
             _announce_registered(artifact, user=artifact.created_by, request=None, via="worker")
+            # Before anyone can read `ready` (the row is locked by the update): the
+            # upload as it came has made way for the file predict loads.
+            model_file_remove(file_key=upload_key)
     except BaseException as exc:
         for key in stored:
             model_file_remove(file_key=key)
@@ -608,7 +614,6 @@ def model_process(*, artifact_id) -> ModelArtifact | None:
         message, code = _rejection_of(exc, artifact)
         _reject(artifact, message, code=code)
         return ModelArtifact.objects.filter(pk=artifact.pk).first()
-    model_file_remove(file_key=upload_key)
     return artifact
 
 
@@ -685,8 +690,9 @@ def _reject(artifact: ModelArtifact, message: str, *, code: str) -> None:
             object_id=artifact.pk,
             data={"name": artifact.name, "version": artifact.version, "error": message},
         )
-    # The row says `rejected` now; its file goes.
-    model_file_remove(file_key=upload_key)
+        # Before anyone can read `rejected` (the row is locked by the update): a client
+        # that sees it finds the file gone (datasets.services._reject, the same).
+        model_file_remove(file_key=upload_key)
 
 
 def model_sweep_stale() -> int:

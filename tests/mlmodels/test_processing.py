@@ -11,6 +11,7 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
+import jsonschema
 import pytest
 import skops.io as sio
 from asgiref.sync import async_to_sync
@@ -73,6 +74,8 @@ def test_the_answer_comes_before_the_check_with_the_version_processing(
     assert (body["framework"], body["task"], body["feature_schema"]) == ("sklearn", "", [])
     # Hashed while it streamed in; stored as it came, for the worker.
     assert body["lineage"]["original_sha256"] == hashlib.sha256(data).hexdigest()
+    # The schema's shape already (the estimator and libraries are the worker's to say).
+    assert (body["lineage"]["estimator"], body["lineage"]["libraries"]) == (None, {})
     assert model_files() == [f"{team.workspace.pk}/{body['id']}.upload.skops"]
     assert [str(i) for i in queue_held.ids] == [body["id"]]
     received = AuditEvent.objects.get(action="model.receive")
@@ -267,3 +270,24 @@ def test_the_check_is_announced_and_a_refusal_audited(
     denied = AuditEvent.objects.get(action="model.upload", outcome="denied")
     assert denied.detail["code"] == "invalid_task" and denied.detail["via"] == "worker"
     assert denied.user_id == team.editor.pk
+
+
+def test_a_version_in_every_state_matches_its_openapi_component(team, client_for, queue_held):
+    """What clients are promised for a model holds before a worker has read the upload,
+    and after it refused it, not only once it is ready."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests.training.test_contracts import strict
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]
+    components = {name: strict(node) for name, node in components["schemas"].items()}
+    schema = {**components["ModelArtifact"], "$defs": components}
+    editor = client_for(team.editor)
+    waiting = held_upload(team, client_for)
+    refused = _upload(editor, team, "x.skops", b"not a zip", name="Broken").json()
+    [ready] = queue_held.run()[:1]
+    bodies = [waiting, editor.get(f"/api/models/{refused['id']}").json()]
+    bodies.append(editor.get(f"/api/models/{ready.pk}").json())
+    assert [b["status"] for b in bodies] == ["processing", "rejected", "ready"]
+    for body in bodies:
+        jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
