@@ -109,8 +109,9 @@ def test_an_upload_is_parsed_by_a_worker_and_its_progress_is_announced(stack):
         )
         assert answer.status_code == 202, answer.text
         dataset = answer.json()
-        # The web process answered before any parse: nothing of the file's content yet.
-        assert (dataset["status"], dataset["rows"], dataset["columns"]) == ("processing", 0, [])
+        # The answer shows the row as it was when the response was built: a worker may
+        # have taken it by then (what it did is on the socket below, stage by stage).
+        assert dataset["status"] in ("processing", "ready"), dataset
         events = events_until_settled(ws)
         bad = client.post("/api/data/upload", files={"file": ("ragged.csv", b"a,b\n1,2\n3\n")})
         assert bad.status_code == 202, bad.text
@@ -157,9 +158,10 @@ def test_a_model_upload_is_checked_by_a_worker_and_its_progress_is_announced(sta
         )
         assert answer.status_code == 202, answer.text
         received = answer.json()
-        # The web process answered before reading the file: nothing of the model yet.
-        assert (received["status"], received["stage"]) == ("processing", "queued"), received
-        assert (received["version"], received["feature_schema"]) == (1, [])
+        # The answer shows the version as it was when the response was built: a worker
+        # may have taken it by then (what it did is on the socket below, stage by stage).
+        assert received["status"] in ("processing", "ready"), received
+        assert received["version"] == 1
         row = {"age": 66, "bmi": 30}
         early = client.post(f"/api/models/{received['id']}/predict", json={"rows": [row]})
         events = events_until_settled(ws)
