@@ -3,11 +3,11 @@
 import { useQuery } from "@tanstack/react-query";
 import { useId, type ReactNode } from "react";
 import { Link } from "react-router";
-import { api, unwrap } from "@/api/client";
+import { api, unwrap, type Schemas } from "@/api/client";
 import { QueryState } from "@/components/states";
 import { useTitle } from "@/components/useTitle";
 import { humanise, pollWhileActive, runLabel } from "@/runs/list/runData";
-import { StatusBadge as DatasetStatusBadge } from "@/datasets/StatusBadge";
+import { StatusBadge as UploadStatusBadge } from "@/datasets/StatusBadge";
 import { StatusBadge } from "@/runs/list/StatusBadge";
 import { formatDateTime } from "@/runs/list/time";
 import { useWorkspace } from "@/workspace/WorkspaceContext";
@@ -58,11 +58,7 @@ function RecentRuns() {
         {({ results }) =>
           results.length === 0 ? (
             <p className="overview-empty">
-              {canEdit ? (
-                <Link to="/runs/new">No runs yet — train a model</Link>
-              ) : (
-                "No runs yet."
-              )}
+              {canEdit ? <Link to="/runs/new">No runs yet — train a model</Link> : "No runs yet."}
             </p>
           ) : (
             <>
@@ -72,8 +68,7 @@ function RecentRuns() {
                     <Link to={`/runs/${run.id}`}>{runLabel(run)}</Link>
                     <StatusBadge status={run.status} />
                     <span className="overview-meta">
-                      {humanise(run.model_type)} ·{" "}
-                      {formatDateTime(run.created_at)}
+                      {humanise(run.model_type)} · {formatDateTime(run.created_at)}
                     </span>
                   </li>
                 ))}
@@ -91,12 +86,7 @@ function RecentDatasets() {
   const { workspace, canEdit } = useWorkspace();
   const datasets = useQuery({
     queryKey: ["datasets", workspace.id, "recent"],
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/data/", {
-          params: { query: { workspace: workspace.id, page_size: NEWEST } },
-        }),
-      ),
+    queryFn: () => unwrap(api.GET("/api/data/", { params: { query: { workspace: workspace.id, page_size: NEWEST } } })),
   });
   return (
     <Card title="Datasets">
@@ -111,16 +101,13 @@ function RecentDatasets() {
                   <li key={dataset.id}>
                     <Link to={`/datasets/${dataset.id}`}>{dataset.name}</Link>
                     <span className="overview-meta">
-                      {dataset.rows.toLocaleString()} rows ·{" "}
-                      {dataset.n_columns.toLocaleString()} columns
+                      {dataset.rows.toLocaleString()} rows · {dataset.n_columns.toLocaleString()} columns
                     </span>
                   </li>
                 ))}
               </ul>
             )}
-            <Link to="/datasets">
-              {canEdit ? "Upload a dataset" : "All datasets"}
-            </Link>
+            <Link to="/datasets">{canEdit ? "Upload a dataset" : "All datasets"}</Link>
           </>
         )}
       </QueryState>
@@ -135,13 +122,7 @@ function RecentModels() {
     queryFn: () =>
       unwrap(
         api.GET("/api/models/", {
-          params: {
-            query: {
-              workspace: workspace.id,
-              page_size: NEWEST,
-              ordering: "-created_at",
-            },
-          },
+          params: { query: { workspace: workspace.id, page_size: NEWEST, ordering: "-created_at" } },
         }),
       ),
   });
@@ -150,23 +131,15 @@ function RecentModels() {
       <QueryState query={models} label="Loading models…">
         {({ results }) =>
           results.length === 0 ? (
-            <p className="overview-empty">
-              No models yet — a run that finishes registers its model here.
-            </p>
+            <p className="overview-empty">No models yet — a run that finishes registers its model here.</p>
           ) : (
             <ul className="overview-list">
               {results.map((model) => (
                 <li key={model.id}>
                   <span className="overview-name">{model.name}</span>
                   <span className="badge">v{model.version}</span>
-                  {model.status !== "ready" && (
-                    <DatasetStatusBadge status={model.status} />
-                  )}
-                  <span className="overview-meta">
-                    {model.status === "rejected"
-                      ? model.error
-                      : `${model.status === "processing" ? "uploaded, being checked" : model.task} · ${formatDateTime(model.created_at)}`}
-                  </span>
+                  {model.status !== "ready" && <UploadStatusBadge status={model.status} />}
+                  <span className="overview-meta">{modelMeta(model)}</span>
                 </li>
               ))}
             </ul>
@@ -177,16 +150,18 @@ function RecentModels() {
   );
 }
 
+/** What the list says of a model: its task, or how far its upload has got. */
+function modelMeta(model: Schemas["ModelArtifact"]): string {
+  if (model.status === "rejected") return model.error;
+  const what = model.status === "processing" ? "uploaded, being checked" : model.task;
+  return `${what} · ${formatDateTime(model.created_at)}`;
+}
+
 function Members() {
   const { workspace } = useWorkspace();
   const detail = useQuery({
     queryKey: ["workspaces", workspace.id, "members"],
-    queryFn: () =>
-      unwrap(
-        api.GET("/api/workspaces/{id}/", {
-          params: { path: { id: workspace.id } },
-        }),
-      ),
+    queryFn: () => unwrap(api.GET("/api/workspaces/{id}/", { params: { path: { id: workspace.id } } })),
   });
   return (
     <Card title="Members">
@@ -197,15 +172,11 @@ function Members() {
               {members.map((member) => (
                 <li key={member.user_id}>
                   <span className="overview-name">{member.username}</span>
-                  <span className={`badge role-${member.role}`}>
-                    {member.role}
-                  </span>
+                  <span className={`badge role-${member.role}`}>{member.role}</span>
                 </li>
               ))}
             </ul>
-            <Link to="/workspace">
-              {workspace.role === "owner" ? "Manage members" : "Workspace"}
-            </Link>
+            <Link to="/workspace">{workspace.role === "owner" ? "Manage members" : "Workspace"}</Link>
           </>
         )}
       </QueryState>
