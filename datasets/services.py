@@ -499,7 +499,8 @@ def dataset_process(*, dataset_id) -> Dataset | None:
     )
     # The claim: one worker only, should the queue ever hand the task out twice. Its
     # time starts the DATASET_PROCESS_TIMEOUT that the sweep holds it to.
-    if not waiting.update(stage="reading", updated_at=timezone.now()):
+    claimed = "reading"
+    if not waiting.update(stage=claimed, updated_at=timezone.now()):
         return None
     dataset = Dataset.objects.get(pk=dataset_id)
     storage = dataset_storage()
@@ -507,7 +508,10 @@ def dataset_process(*, dataset_id) -> Dataset | None:
     stored: list[str] = []
 
     def step(stage: str) -> None:
-        Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING).update(stage=stage)
+        if stage != claimed:  # the claim wrote the first stage
+            Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING).update(
+                stage=stage
+            )
         notify_workspace(
             type="dataset.progress",
             workspace_id=dataset.workspace_id,

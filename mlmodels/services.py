@@ -545,16 +545,18 @@ def model_process(*, artifact_id) -> ModelArtifact | None:
     )
     # The claim: one worker only, should the queue ever hand the task out twice. Its
     # time starts the MODEL_PROCESS_TIMEOUT that the sweep holds it to.
-    if not waiting.update(stage="checking", updated_at=timezone.now()):
+    claimed = "checking"
+    if not waiting.update(stage=claimed, updated_at=timezone.now()):
         return None
     artifact = ModelArtifact.objects.select_related("created_by").get(pk=artifact_id)
     upload_key = artifact.file_key
     stored: list[str] = []
 
     def step(stage: str) -> None:
-        ModelArtifact.objects.filter(pk=artifact.pk, status=ModelArtifact.Status.PROCESSING).update(
-            stage=stage
-        )
+        if stage != claimed:  # the claim wrote the first stage
+            ModelArtifact.objects.filter(
+                pk=artifact.pk, status=ModelArtifact.Status.PROCESSING
+            ).update(stage=stage)
         notify_workspace(
             type="model.progress",
             workspace_id=artifact.workspace_id,

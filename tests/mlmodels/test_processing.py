@@ -57,7 +57,7 @@ def model_files() -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def held_upload(team, client_for, name: str = "Risk", **fields) -> dict:
+def held_upload(team, client_for, name: str = "Risk") -> dict:
     response = _upload(client_for(team.editor), team, "risk.skops", model_bytes(), name=name)
     assert response.status_code == 202, response.content
     return response.json()
@@ -113,7 +113,6 @@ def test_a_version_that_is_not_ready_cannot_be_used(team, client_for, queue_held
     assert editor.get("/api/models").json()["count"] == 1
     assert editor.get("/api/models", {"status": "ready"}).json()["count"] == 0
 
-    ModelArtifact.objects.filter(pk=model_id).update(stage="")  # a lost claim: reject it
     ModelArtifact.objects.filter(pk=model_id).update(
         status="rejected", error="Refused: it is not a model."
     )
