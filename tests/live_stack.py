@@ -74,17 +74,20 @@ def wait_for(
 
 
 def _stop(process: subprocess.Popen | None, timeout: float = 5) -> None:
-    """Stop a process we started, and its children (it leads its own session)."""
-    if process is None or process.poll() is not None:
+    """Stop a process we started, and its children (it leads its own session, and its
+    process group outlives it while any child does)."""
+    if process is None:
         return
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
+    if process.poll() is None:
         with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout)
+            os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+    # A child that outlived its parent (a worker, a fit's child) would take CPU time
+    # from every test after this one.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout)
 
 
 @dataclass
