@@ -79,9 +79,6 @@ class _MappedBody:
                 self._map.close()
 
 
-# Seconds a thread may hold the GIL while another waits for it (see the end of the file).
-WEB_SWITCH_INTERVAL = 0.001
-
 # Bodies from this size on are read back through a memory map (_MappedBody).
 MAPPED_BODY_MIN = 1 << 20
 
@@ -182,5 +179,5 @@ ws_send_buffer.install(settings.WS_SEND_BUFFER_LIMIT)
 # whole switch interval, 5 ms by default, several times in one request. At 1 ms, another
 # user's /api/auth/me p99 while eight 27 MB models were uploaded fell from 28 to 21 ms
 # (median of four alternating runs each; tests/integration/test_upload_worker.py).
-sys.setswitchinterval(WEB_SWITCH_INTERVAL)
+sys.setswitchinterval(0.001)
 freeze_imports()

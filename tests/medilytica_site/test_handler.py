@@ -290,6 +290,14 @@ async def test_each_request_ends_with_a_look_for_new_imports(monkeypatch):
     assert len(calls) == 2
 
 
+def test_the_web_process_switches_threads_every_millisecond():
+    """Python's default 5 ms let a request wait that long for the GIL after each of its
+    database and Redis calls while an upload's parse ran in another thread."""
+    import medilytica_site.asgi  # noqa: F401 - daphne's entry point sets it
+
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+
+
 def test_twisteds_spool_file_is_read_back_as_views_of_a_memory_map():
     import tempfile
 
